@@ -1,0 +1,3 @@
+from modeldeploy.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""`modeldeploy fetch`: resolve, download and verify a Hugging Face repo into a directory.
+
+Idempotent (a complete directory downloads nothing) and resumable (a killed fetch continues
+from its partial files). The token comes from HF_TOKEN only and is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from modeldeploy.cli.errors import CommandError
+
+PIN = re.compile(r"(?P<path>.+)=(?P<hex>[0-9a-fA-F]{64})")
+
+
+def _pin(text: str) -> tuple[str, str]:
+    match = PIN.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected PATH=<64 hex sha256>")
+    return match["path"], match["hex"].lower()
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be positive")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "fetch",
+        help="download and verify a Hugging Face repo into a directory (resumes; idempotent)",
+        description="Resolve REV to a commit, download the selected files of REPO into DIR "
+        "(parallel, resumable, sha256-verified) and write DIR/.modeldeploy/manifest.json last. "
+        "Token: HF_TOKEN. Endpoint: --endpoint, else HF_ENDPOINT, else huggingface.co.",
+    )
+    parser.add_argument("repo", metavar="REPO", help="repo id, e.g. acme/tiny-llama")
+    parser.add_argument("--dest", required=True, type=Path, metavar="DIR")
+    parser.add_argument(
+        "--revision",
+        default="main",
+        metavar="REV",
+        help="branch, tag or 40-hex commit (default: main)",
+    )
+    parser.add_argument("--endpoint", metavar="URL", help="an HF-compatible endpoint")
+    parser.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only files matching GLOB (repeatable)",
+    )
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept .bin/.pt/.pth/.ckpt weights when there are no safetensors",
+    )
+    parser.add_argument(
+        "--sha256",
+        action="append",
+        default=[],
+        type=_pin,
+        metavar="PATH=HEX",
+        help="pin a file's sha256 (overrides the hub's; repeatable)",
+    )
+    parser.add_argument(
+        "--allow-missing-hash",
+        action="store_true",
+        help="accept files the hub gives no expected hash for (recorded as such)",
+    )
+    parser.add_argument("--max-workers", type=int, default=4, metavar="N")
+    parser.add_argument("--max-bytes-per-second", type=_positive, metavar="BPS")
+    parser.add_argument(
+        "--stall-timeout",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="retry a download that received no bytes for this long",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="retries per file without progress, with exponential backoff",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another fetcher of DIR to finish",
+    )
+    parser.add_argument("--progress", choices=("auto", "json", "none"), default="auto")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from modeldeploy.hub import console, fetch, interrupt
+    from modeldeploy.hub.errors import FetchError
+
+    printer = console.ProgressPrinter(args.progress)
+    token = os.environ.get("HF_TOKEN") or None
+
+    def work(cancel: Any) -> fetch.FetchResult:
+        return fetch.fetch(
+            args.repo,
+            args.dest,
+            revision=args.revision,
+            endpoint=args.endpoint,
+            token=token,
+            include=tuple(args.include),
+            allow_pickle=args.allow_pickle,
+            pins=dict(args.sha256),
+            max_workers=args.max_workers,
+            max_bytes_per_second=args.max_bytes_per_second,
+            on_progress=printer,
+            cancel=cancel,
+            allow_missing_hash=args.allow_missing_hash,
+            stall_timeout=args.stall_timeout,
+            retries=args.retries,
+            lock_timeout=args.lock_timeout,
+        )
+
+    try:
+        result = interrupt.run_cancellable(work)
+    except FetchError as exc:
+        printer.error(exc.reason.value, exc.message)
+        raise CommandError(f"{args.repo}: {exc.reason.value}: {exc.message}") from None
+    state = "already complete" if result.already_complete else "verified"
+    printer.finish(
+        f"{result.repo}@{result.commit}: {len(result.files)} files, "
+        f"{result.bytes_total / 1e9:.2f} GB {state} in {result.seconds:.1f}s "
+        f"({result.bytes_downloaded / 1e9:.2f} GB downloaded) -> {result.directory}"
+    )
+    return 0

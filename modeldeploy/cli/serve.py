@@ -1,0 +1,112 @@
+"""`modeldeploy serve`: the in-pod runtime (HTTP probes, status, metrics, OpenAI-style API).
+
+Only argparse here; the runtime (torch, transformers, aiohttp) is imported inside `run()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from modeldeploy.cli.errors import CommandError
+
+DESCRIPTION = """\
+Serve one model directory. The HTTP server answers at once; the model is then verified,
+loaded (with progress on /status) and warmed up, and /readyz turns 200 only after that.
+With --repo and a directory lacking a complete manifest, the model is fetched first."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the in-pod runtime for one model directory",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model-dir", required=True, type=Path, help="the model directory")
+    parser.add_argument("--host", default="0.0.0.0", help="listen address (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--dtype", choices=("auto", "float32", "float16", "bfloat16"), default="auto"
+    )
+    parser.add_argument("--task", choices=("auto", "text-generation", "embeddings"), default="auto")
+    parser.add_argument("--served-model-name", help="name clients use in 'model'")
+    parser.add_argument(
+        "--termination-log",
+        type=Path,
+        default=Path("/dev/termination-log"),
+        help="file that receives the failure reason (default /dev/termination-log)",
+    )
+    parser.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="serve a directory without a manifest (/status then says verified: false)",
+    )
+    parser.add_argument(
+        "--verify",
+        choices=("quick", "full"),
+        default="quick",
+        help="quick: manifest, sizes, safetensors headers (default); full: re-hash every file",
+    )
+    parser.add_argument("--repo", help="per-pod fetch mode: fetch this repo first if needed")
+    parser.add_argument("--revision", default="main", help="revision to fetch (default main)")
+    parser.add_argument("--endpoint", help="hub endpoint to fetch from (default $HF_ENDPOINT)")
+    parser.add_argument(
+        "--allow-pickle", action="store_true", help="load .bin/.pt weights (can run code)"
+    )
+    parser.add_argument(
+        "--warmup",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run a real forward pass before Ready (default on)",
+    )
+    parser.add_argument("--warmup-prompt", default="Hello", help="warm-up prompt")
+    parser.add_argument("--warmup-max-tokens", type=int, default=8, help="warm-up tokens")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=30.0, help="seconds to wait for in-flight requests"
+    )
+    parser.add_argument(
+        "--failure-linger",
+        type=float,
+        default=2.0,
+        help="seconds /status stays up after a permanent failure before exit 1",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from modeldeploy.runtime.config import RuntimeConfig
+    from modeldeploy.runtime.lifecycle import serve
+
+    if args.warmup_max_tokens < 1:
+        raise CommandError(f"--warmup-max-tokens must be at least 1, got {args.warmup_max_tokens}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = RuntimeConfig(
+        model_dir=args.model_dir,
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        dtype=args.dtype,
+        task=args.task,
+        served_model_name=args.served_model_name,
+        termination_log=args.termination_log,
+        allow_unverified=args.allow_unverified,
+        verify=args.verify,
+        repo=args.repo,
+        revision=args.revision,
+        endpoint=args.endpoint,
+        allow_pickle=args.allow_pickle,
+        warmup=args.warmup,
+        warmup_prompt=args.warmup_prompt,
+        warmup_max_tokens=args.warmup_max_tokens,
+        drain_timeout=args.drain_timeout,
+        failure_linger=args.failure_linger,
+    )
+    outcome = serve(config)
+    if outcome.error is not None:
+        raise CommandError(f"{outcome.error.reason}: {outcome.error.message}")
+    return outcome.exit_code

@@ -1,0 +1,1 @@
+"""The ModelDeployment API: typed models, the one source of the CRD schema."""

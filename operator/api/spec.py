@@ -1,0 +1,260 @@
+"""`ModelDeployment.spec`: what the user asks for.
+
+Every field has a description (it is what `kubectl explain` prints), a default where one
+makes sense, and the constraints the API server can enforce at apply time. Rules that
+span fields are CEL rules on the enclosing object (`x-kubernetes-validations`); what
+neither can say is checked by `validation.validate_model_deployment`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StringConstraints
+
+from modeldeploy.operator.api.types import (
+    ApiModel,
+    DnsSubdomain,
+    LabelValue,
+    PassThroughObject,
+    Quantity,
+    Sha256Hex,
+)
+
+_REPO_PART = r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?"
+REPO_PATTERN = rf"^({_REPO_PART}/)?{_REPO_PART}$"
+REVISION_PATTERN = r"^([0-9a-f]{40}|[A-Za-z0-9_][A-Za-z0-9._/-]{0,254})$"
+ENDPOINT_PATTERN = r"^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?(/[^\s]*)?$"
+RESOURCE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+
+
+class Task(StrEnum):
+    AUTO = "auto"
+    TEXT_GENERATION = "text-generation"
+    EMBEDDINGS = "embeddings"
+
+
+class DType(StrEnum):
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+
+
+class VerifyMode(StrEnum):
+    QUICK = "quick"
+    FULL = "full"
+
+
+class AccessMode(StrEnum):
+    READ_WRITE_ONCE = "ReadWriteOnce"
+    READ_WRITE_MANY = "ReadWriteMany"
+    READ_WRITE_ONCE_POD = "ReadWriteOncePod"
+
+
+class CacheRetention(StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the ModelDeployment's namespace."""
+
+    name: DnsSubdomain = Field(description="Name of the Secret.")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        default="token", description="Key in the Secret whose value is the Hugging Face token."
+    )
+
+
+class ModelSource(ApiModel):
+    """Which model to deploy, from which hub, at which revision."""
+
+    repo: Annotated[str, StringConstraints(max_length=193, pattern=REPO_PATTERN)] = Field(
+        description="Hugging Face repository id, e.g. 'acme/tiny-llama'."
+    )
+    revision: Annotated[str, StringConstraints(max_length=255, pattern=REVISION_PATTERN)] = Field(
+        default="main",
+        description="Branch, tag or full 40-hex commit. Resolved to a commit before any "
+        "download; a branch is re-resolved periodically and a new commit rolls out only "
+        "once it is fetched and verified.",
+    )
+    endpoint: (
+        Annotated[str, StringConstraints(max_length=2048, pattern=ENDPOINT_PATTERN)] | None
+    ) = Field(
+        default=None,
+        description="HF-compatible endpoint (a mirror). Default: the operator's configured "
+        "endpoint, else the public hub.",
+    )
+    token_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret holding a Hugging Face token for private or gated repos. The "
+        "token is never written to status, events or logs.",
+    )
+    include: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Glob patterns of repository files to fetch (e.g. '*.safetensors'). "
+        "Empty: every file the model needs.",
+    )
+    allow_pickle: bool = Field(
+        default=False,
+        description="Accept pickle weights (.bin, .pt, .pth, .ckpt) when a repo has no "
+        "safetensors weights. Pickle files can run code when loaded: off by default.",
+    )
+    sha256: dict[str, Sha256Hex] = Field(
+        default_factory=dict,
+        description="Pinned sha256 digests by file path; they override the hub's metadata.",
+    )
+
+
+class GpuSpec(ApiModel):
+    """GPUs per replica and where they may come from."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.count > 0 || !has(self.products) || size(self.products) == 0",
+                    "message": "products needs count > 0 (count 0 runs on CPU)",
+                    "fieldPath": ".products",
+                },
+                {
+                    "rule": "self.count > 0 || !has(self.minMemory)",
+                    "message": "minMemory needs count > 0 (count 0 runs on CPU)",
+                    "fieldPath": ".minMemory",
+                },
+            ]
+        }
+    )
+
+    count: int = Field(
+        default=1, ge=0, le=16, description="GPUs per replica. 0 runs the model on CPU."
+    )
+    products: list[LabelValue] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Allowed GPU products (node label nvidia.com/gpu.product), most "
+        "preferred first. Empty: any product.",
+    )
+    min_memory: Quantity | None = Field(
+        default=None,
+        description="Minimum memory per GPU (node label nvidia.com/gpu.memory), e.g. 40Gi.",
+    )
+    resource_name: Annotated[
+        str, StringConstraints(max_length=253, pattern=RESOURCE_NAME_PATTERN)
+    ] = Field(
+        default="nvidia.com/gpu",
+        description="Extended resource to request: nvidia.com/gpu or a MIG profile such "
+        "as nvidia.com/mig-3g.40gb.",
+    )
+
+
+class ResourceRequirements(ApiModel):
+    """Compute resources of the runtime container (as in a Pod's container)."""
+
+    requests: dict[str, Quantity] = Field(
+        default_factory=dict, description="Minimum resources, e.g. {cpu: '2', memory: 8Gi}."
+    )
+    limits: dict[str, Quantity] = Field(default_factory=dict, description="Maximum resources.")
+
+
+class CacheSpec(ApiModel):
+    """A PersistentVolumeClaim filled once by a fetch Job and mounted read-only by replicas."""
+
+    storage_class_name: DnsSubdomain | None = Field(
+        default=None,
+        description="StorageClass of the cache volume. Default: the operator's configured "
+        "class, else the cluster default.",
+    )
+    size: Quantity = Field(description="Size of the cache volume, e.g. 20Gi.")
+    access_mode: AccessMode = Field(
+        default=AccessMode.READ_WRITE_MANY,
+        description="Access mode of the cache volume. ReadWriteOnce keeps every replica on "
+        "the node that holds the volume.",
+    )
+    retention: CacheRetention = Field(
+        default=CacheRetention.RETAIN,
+        description="What happens to the cache volume when the ModelDeployment is deleted.",
+    )
+
+
+class WarmupSpec(ApiModel):
+    """The real forward pass that must succeed before a replica is Ready."""
+
+    enabled: bool = Field(default=True, description="Run a warm-up pass before Ready.")
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=4096)] = Field(
+        default="Hello", description="Prompt (or sentence, for embeddings) of the warm-up pass."
+    )
+    max_tokens: int = Field(
+        default=8, ge=1, le=512, description="Tokens generated by a text-generation warm-up."
+    )
+
+
+class RuntimeSpec(ApiModel):
+    """How each replica runs `modeldeploy serve`."""
+
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = Field(
+        default=None,
+        description="Runtime container image. Default: the operator's configured image.",
+    )
+    dtype: DType = Field(
+        default=DType.AUTO, description="Weights dtype on the device (auto: the checkpoint's)."
+    )
+    verify: VerifyMode = Field(
+        default=VerifyMode.QUICK,
+        description="Check at start: quick (manifest, sizes, headers) or full (re-hash).",
+    )
+    port: int = Field(default=8080, ge=1024, le=65535, description="HTTP port of the runtime.")
+    warmup: WarmupSpec = Field(default=WarmupSpec(), description="Warm-up pass.")
+
+
+class Placement(ApiModel):
+    """Scheduling constraints merged with the ones the operator derives from `gpu`."""
+
+    node_selector: dict[str, LabelValue] = Field(
+        default_factory=dict, description="Node labels every replica's node must carry."
+    )
+    tolerations: list[PassThroughObject] = Field(
+        default_factory=list, description="Extra tolerations (core/v1 Toleration)."
+    )
+    affinity: PassThroughObject = Field(
+        default_factory=dict, description="Extra affinity (core/v1 Affinity), merged in."
+    )
+
+
+class MonitoringSpec(ApiModel):
+    """Prometheus scraping of the runtime's /metrics."""
+
+    service_monitor: bool = Field(
+        default=False,
+        description="Create a ServiceMonitor (needs the Prometheus operator's CRDs).",
+    )
+
+
+class ModelDeploymentSpec(ApiModel):
+    """A model from the Hugging Face Hub, served by `replicas` verified, warmed-up runtimes."""
+
+    model: ModelSource = Field(description="The model to deploy.")
+    task: Task = Field(
+        default=Task.AUTO, description="What to serve: text-generation, embeddings, or auto."
+    )
+    replicas: int = Field(default=1, ge=0, le=1000, description="Number of runtime replicas.")
+    suspend: bool = Field(
+        default=False, description="Scale to zero while keeping the cache and the status."
+    )
+    gpu: GpuSpec = Field(
+        default=GpuSpec(count=0),
+        description="GPUs per replica; omitted or count 0: CPU only.",
+    )
+    resources: ResourceRequirements = Field(
+        default=ResourceRequirements(), description="Runtime container resources."
+    )
+    cache: CacheSpec | None = Field(
+        default=None,
+        description="Shared download cache. Without it, every pod downloads and verifies "
+        "the model itself.",
+    )
+    runtime: RuntimeSpec = Field(default=RuntimeSpec(), description="The runtime.")
+    placement: Placement = Field(default=Placement(), description="Extra placement.")
+    monitoring: MonitoringSpec = Field(default=MonitoringSpec(), description="Metrics scraping.")

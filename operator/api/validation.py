@@ -1,0 +1,193 @@
+"""The checks the CRD schema cannot express, in one function the operator calls.
+
+The API server already enforces types, enums, bounds and patterns (and a few CEL rules
+across fields). `validate_model_deployment` repeats the model's own validation — so an
+object that bypassed the schema (an old CRD, `render` on a file) is caught too — and adds
+the semantic rules, returning every problem with its field path, never only the first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from modeldeploy.operator.api.resource import ModelDeployment
+from modeldeploy.operator.api.spec import ModelDeploymentSpec
+from modeldeploy.operator.api.types import parse_quantity
+
+# Child objects (Service, Job, PVC) are named `<name>-<suffix>`; a Service name is a
+# DNS-1035 label of at most 63 characters, so the ModelDeployment name must leave room.
+MAX_NAME_LENGTH = 45
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_BAD_REF_PARTS = ("..", "//", "@{", "\\", "~", "^", ":", "?", "*", "[")
+_TOLERATION_OPERATORS = {"Exists", "Equal"}
+_TOLERATION_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a ModelDeployment, at a dotted field path such as spec.gpu.count."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class InvalidModelDeploymentError(ValueError):
+    """A ModelDeployment with problems; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def validate_model_deployment(obj: Mapping[str, Any]) -> list[Problem]:
+    """Every problem of a ModelDeployment object (as a dict), sorted by field path."""
+    try:
+        resource = _strict(obj)
+    except ValidationError as exc:
+        return sorted(_from_validation_error(exc))
+    problems = list(_check_name(resource.metadata))
+    problems += _check_spec(resource.spec)
+    return sorted(problems)
+
+
+def parse_model_deployment(obj: Mapping[str, Any]) -> ModelDeployment:
+    """The typed ModelDeployment, or InvalidModelDeploymentError listing every problem."""
+    problems = validate_model_deployment(obj)
+    if problems:
+        raise InvalidModelDeploymentError(problems)
+    return _strict(obj)
+
+
+def _strict(obj: Mapping[str, Any]) -> ModelDeployment:
+    # JSON mode in strict: "yes" is no boolean and "2" no integer, as for the API server,
+    # while enum values still arrive as plain strings.
+    return ModelDeployment.model_validate_json(json.dumps(obj), strict=True)
+
+
+def _from_validation_error(exc: ValidationError) -> Iterator[Problem]:
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"] if not _is_pydantic_tag(part))
+        yield Problem(path or "(root)", _message(error))
+
+
+def _is_pydantic_tag(part: object) -> bool:
+    # Unions and validators add synthetic location parts such as 'str' or 'function-after[...]'.
+    return isinstance(part, str) and (part in {"str", "int"} or "[" in part)
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "string_pattern_mismatch":
+        return f"{error['input']!r} does not match the pattern {error['ctx']['pattern']}"
+    return message.replace("Input should be", "must be")
+
+
+def _check_name(metadata: Mapping[str, Any]) -> Iterator[Problem]:
+    name = metadata.get("name")
+    if not name:
+        return
+    if not _DNS1035.match(name):
+        yield Problem(
+            "metadata.name",
+            "must start with a letter and hold only lower-case letters, digits and '-' "
+            "(it names the Service)",
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        yield Problem(
+            "metadata.name",
+            f"at most {MAX_NAME_LENGTH} characters (child objects append suffixes)",
+        )
+
+
+def _check_spec(spec: ModelDeploymentSpec) -> list[Problem]:
+    return [
+        *_check_repo(spec.model.repo),
+        *_check_revision(spec.model.revision),
+        *_check_paths("spec.model.include", spec.model.include),
+        *_check_paths("spec.model.sha256", list(spec.model.sha256)),
+        *_check_gpu(spec),
+        *_check_resources(spec),
+        *_check_cache(spec),
+        *_check_tolerations(spec.placement.tolerations),
+    ]
+
+
+def _check_repo(repo: str) -> Iterator[Problem]:
+    for part in repo.split("/"):
+        if "--" in part or ".." in part:
+            yield Problem(
+                "spec.model.repo", f"{repo!r}: '--' and '..' are not allowed in a repo id"
+            )
+        if part.endswith(".git"):
+            yield Problem("spec.model.repo", f"{repo!r}: a repo id does not end in '.git'")
+
+
+def _check_revision(revision: str) -> Iterator[Problem]:
+    bad = [part for part in _BAD_REF_PARTS if part in revision]
+    if bad or revision.endswith(("/", ".", ".lock")):
+        yield Problem(
+            "spec.model.revision",
+            f"{revision!r} is neither a 40-hex commit nor a valid branch or tag name",
+        )
+
+
+def _check_paths(field: str, paths: list[str]) -> Iterator[Problem]:
+    for index, path in enumerate(paths):
+        pure = PurePosixPath(path)
+        where = f"{field}[{index}]" if field.endswith("include") else f"{field}.{path}"
+        if pure.is_absolute() or ".." in pure.parts:
+            yield Problem(where, f"{path!r} must be a relative path inside the repository")
+
+
+def _check_gpu(spec: ModelDeploymentSpec) -> Iterator[Problem]:
+    gpu = spec.gpu
+    if gpu.min_memory is not None and parse_quantity(gpu.min_memory) <= 0:
+        yield Problem("spec.gpu.minMemory", "must be greater than zero")
+    for kind in ("requests", "limits"):
+        if gpu.resource_name in getattr(spec.resources, kind):
+            yield Problem(
+                f"spec.resources.{kind}.{gpu.resource_name}",
+                "GPUs are requested through spec.gpu, not spec.resources",
+            )
+    if len(set(gpu.products)) != len(gpu.products):
+        yield Problem("spec.gpu.products", "lists a product twice")
+
+
+def _check_resources(spec: ModelDeploymentSpec) -> Iterator[Problem]:
+    requests, limits = spec.resources.requests, spec.resources.limits
+    for name, limit in limits.items():
+        if name in requests and parse_quantity(requests[name]) > parse_quantity(limit):
+            yield Problem(
+                f"spec.resources.requests.{name}",
+                f"request {requests[name]} exceeds the limit {limit}",
+            )
+
+
+def _check_cache(spec: ModelDeploymentSpec) -> Iterator[Problem]:
+    if spec.cache is not None and parse_quantity(spec.cache.size) <= 0:
+        yield Problem("spec.cache.size", "must be greater than zero")
+
+
+def _check_tolerations(tolerations: list[dict[str, Any]]) -> Iterator[Problem]:
+    for index, toleration in enumerate(tolerations):
+        where = f"spec.placement.tolerations[{index}]"
+        operator = toleration.get("operator", "Equal")
+        if operator not in _TOLERATION_OPERATORS:
+            yield Problem(f"{where}.operator", f"{operator!r} must be Exists or Equal")
+        effect = toleration.get("effect")
+        if effect not in (None, "", *_TOLERATION_EFFECTS):
+            yield Problem(f"{where}.effect", f"{effect!r} is not a taint effect")
+        if operator == "Exists" and toleration.get("value"):
+            yield Problem(f"{where}.value", "must be empty when operator is Exists")

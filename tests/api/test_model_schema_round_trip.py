@@ -1,0 +1,86 @@
+"""Round trip: model -> CRD schema -> sample object -> model, with nothing lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from modeldeploy.operator.api import resource, status
+from modeldeploy.operator.api.spec import ModelDeploymentSpec
+
+FULL_SPEC: dict[str, Any] = {
+    "model": {
+        "repo": "acme/tiny-llama",
+        "revision": "0123456789abcdef0123456789abcdef01234567",
+        "endpoint": "http://hub-mirror:8090",
+        "tokenSecretRef": {"name": "hf-token", "key": "token"},
+        "include": ["*.safetensors", "*.json"],
+        "allowPickle": False,
+        "sha256": {"model.safetensors": "ab" * 32},
+    },
+    "task": "text-generation",
+    "replicas": 2,
+    "suspend": False,
+    "gpu": {
+        "count": 1,
+        "products": ["NVIDIA-H100-80GB-HBM3", "NVIDIA-A100-SXM4-80GB"],
+        "minMemory": "40Gi",
+        "resourceName": "nvidia.com/gpu",
+    },
+    "resources": {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "16Gi"}},
+    "cache": {"storageClassName": "standard", "size": "20Gi", "accessMode": "ReadWriteMany",
+              "retention": "Delete"},
+    "runtime": {"image": "ghcr.io/example/modeldeploy:0.1.0", "dtype": "bfloat16",
+                "verify": "full", "port": 8080,
+                "warmup": {"enabled": True, "prompt": "Hello", "maxTokens": 8}},
+    "placement": {"nodeSelector": {"pool": "gpu"},
+                  "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+                  "affinity": {"podAntiAffinity": {}}},
+    "monitoring": {"serviceMonitor": True},
+}  # fmt: skip
+
+
+def test_full_spec_survives_the_round_trip(openapi_validator: jsonschema.Draft7Validator) -> None:
+    obj = {"apiVersion": resource.API_VERSION, "kind": resource.KIND,
+           "metadata": {"name": "tiny"}, "spec": FULL_SPEC}  # fmt: skip
+    assert list(openapi_validator.iter_errors(obj)) == []
+    model = resource.ModelDeployment.model_validate(obj)
+    dumped = model.spec.model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert dumped == FULL_SPEC
+
+
+def test_defaults_fill_a_minimal_spec_the_same_way_in_schema_and_model() -> None:
+    spec = ModelDeploymentSpec.model_validate({"model": {"repo": "acme/x"}})
+    assert spec.gpu.count == 0, "no gpu section means CPU only"
+    assert spec.model.revision == "main"
+    assert spec.runtime.warmup.enabled is True
+    # The schema's own defaults agree with the model's.
+    from modeldeploy.operator.api import crd
+
+    props = crd.openapi_schema()["properties"]["spec"]["properties"]
+    assert props["gpu"]["default"] == {"count": 0}
+    assert props["model"]["properties"]["revision"]["default"] == "main"
+    assert props["replicas"]["default"] == spec.replicas
+
+
+def test_status_written_by_the_operator_fits_the_status_schema(
+    openapi_validator: jsonschema.Draft7Validator,
+) -> None:
+    written = status.ModelDeploymentStatus(
+        phase=status.Phase.DOWNLOADING,
+        resolved_revision="f" * 40,
+        short_revision="f" * 12,
+        progress="42%",
+        download=status.DownloadStatus(bytes_done=42, bytes_total=100, files_done=1, files_total=3),
+        replicas=1,
+        ready="0/1",
+        conditions=[status.Condition(type="Resolved", status=status.ConditionStatus.TRUE,
+                                     reason="Resolved",
+                                     last_transition_time="2026-11-23T12:00:00Z")],
+    )  # fmt: skip
+    payload = written.model_dump(by_alias=True, mode="json", exclude_none=True)
+    obj = {"apiVersion": resource.API_VERSION, "kind": resource.KIND, "metadata": {},
+           "spec": {"model": {"repo": "a/b"}}, "status": payload}  # fmt: skip
+    assert list(openapi_validator.iter_errors(obj)) == []
+    assert status.ModelDeploymentStatus.model_validate(payload) == written

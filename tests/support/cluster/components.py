@@ -1,0 +1,78 @@
+"""Command lines of the control-plane components: every listener on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.cluster.tools import KWOK_STAGES_DIR
+
+SERVICE_CIDR = "10.96.0.0/16"
+
+
+def etcd_argv(bin_dir: Path, state: Path, ports: list[int]) -> list[str]:
+    client, peer = (f"http://127.0.0.1:{p}" for p in ports)
+    return [
+        str(bin_dir / "etcd"), "--name=default", f"--data-dir={state / 'etcd'}",
+        f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=default={peer}", "--log-level=warn",
+        "--unsafe-no-fsync",  # a throw-away test store: durability only costs time
+    ]  # fmt: skip
+
+
+def apiserver_argv(bin_dir: Path, state: Path, etcd_port: int, port: int) -> list[str]:
+    pki = state / "pki"
+    return [
+        str(bin_dir / "kube-apiserver"),
+        f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={port}",
+        f"--cert-dir={state / 'apiserver'}",
+        f"--tls-cert-file={pki / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki / 'apiserver.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        "--authorization-mode=Node,RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki / 'sa.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--allow-privileged=true", "--profiling=false", "--v=1",
+    ]  # fmt: skip
+
+
+def controller_manager_argv(bin_dir: Path, state: Path, port: int) -> list[str]:
+    pki, kubeconfig = state / "pki", state / "kube-controller-manager.kubeconfig"
+    return [
+        str(bin_dir / "kube-controller-manager"), f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1", f"--secure-port={port}",
+        f"--cert-dir={state / 'kube-controller-manager'}", "--leader-elect=false",
+        # Each controller acts under its own ServiceAccount, so RBAC applies to them too; the
+        # private key lets the token controller sign legacy ServiceAccount token Secrets.
+        "--use-service-account-credentials=true",
+        f"--service-account-private-key-file={pki / 'sa.key'}",
+        f"--root-ca-file={pki / 'ca.crt'}", "--cluster-name=modeldeploy-test",
+        "--controllers=*", "--profiling=false", "--v=1",
+    ]  # fmt: skip
+
+
+def scheduler_argv(bin_dir: Path, state: Path, port: int) -> list[str]:
+    kubeconfig = state / "kube-scheduler.kubeconfig"
+    return [
+        str(bin_dir / "kube-scheduler"), f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1", f"--secure-port={port}",
+        f"--cert-dir={state / 'kube-scheduler'}", "--leader-elect=false",
+        "--profiling=false", "--v=1",
+    ]  # fmt: skip
+
+
+def kwok_argv(bin_dir: Path, state: Path, port: int) -> list[str]:
+    stages = sorted(KWOK_STAGES_DIR.glob("*.yaml"))
+    return [
+        str(bin_dir / "kwok"), f"--kubeconfig={state / 'kwok.kubeconfig'}",
+        *(f"--config={s}" for s in stages),
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--cidr=10.244.0.0/16", "--node-ip=10.0.0.1",
+        f"--server-address=127.0.0.1:{port}",
+    ]  # fmt: skip
