@@ -40,7 +40,9 @@ def register(subparsers: Any) -> None:
         "Token: HF_TOKEN. Endpoint: --endpoint, else HF_ENDPOINT, else huggingface.co.",
     )
     parser.add_argument("repo", metavar="REPO", help="repo id, e.g. acme/tiny-llama")
-    parser.add_argument("--dest", required=True, type=Path, metavar="DIR")
+    parser.add_argument(
+        "--dest", required=True, type=Path, metavar="DIR", help="the fetch directory"
+    )
     parser.add_argument(
         "--revision",
         default="main",
@@ -73,8 +75,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="accept files the hub gives no expected hash for (recorded as such)",
     )
-    parser.add_argument("--max-workers", type=int, default=4, metavar="N")
-    parser.add_argument("--max-bytes-per-second", type=_positive, metavar="BPS")
+    parser.add_argument(
+        "--max-workers", type=int, default=4, metavar="N", help="files downloaded at once"
+    )
+    parser.add_argument(
+        "--max-bytes-per-second", type=_positive, metavar="BPS", help="bandwidth limit, all files"
+    )
     parser.add_argument(
         "--stall-timeout",
         type=_positive,
@@ -96,7 +102,13 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="wait this long for another fetcher of DIR to finish",
     )
-    parser.add_argument("--progress", choices=("auto", "json", "none"), default="auto")
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "json", "none"),
+        default="auto",
+        help="auto: a live bar on a terminal; json: one JSON object per line (last: done or "
+        "error); none: only the final summary",
+    )
     parser.set_defaults(run=run)
 
 
@@ -135,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     state = "already complete" if result.already_complete else "verified"
     printer.finish(
         f"{result.repo}@{result.commit}: {len(result.files)} files, "
-        f"{result.bytes_total / 1e9:.2f} GB {state} in {result.seconds:.1f}s "
-        f"({result.bytes_downloaded / 1e9:.2f} GB downloaded) -> {result.directory}"
+        f"{console.human_size(result.bytes_total)} {state} in {result.seconds:.1f}s "
+        f"({console.human_size(result.bytes_downloaded)} downloaded) -> {result.directory}"
     )
     return 0

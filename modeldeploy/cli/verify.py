@@ -41,7 +41,13 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="files hashed in parallel (default: one per core)",
     )
-    parser.add_argument("--progress", choices=("auto", "json", "none"), default="auto")
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "json", "none"),
+        default="auto",
+        help="auto: a live bar on a terminal; json: one JSON object per line (last: done or "
+        "error); none: only the final summary",
+    )
     parser.set_defaults(run=run)
 
 

@@ -1,0 +1,1 @@
+"""Fetcher tests: resolve, download, verify and repair against a loopback hub."""
