@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,12 +37,14 @@ def _cmd_up(args: argparse.Namespace) -> int:
     bin_dir = tools.find_bin_dir()
     if bin_dir is None:
         raise ClusterError("Kubernetes test binaries not built: run hack/build-tools.sh")
-    state = Path(tempfile.mkdtemp(prefix="modeldeploy-cluster-", dir=lifecycle.state_base()))
+    state = lifecycle.new_state_dir()
     began = time.monotonic()
     try:
         cluster = lifecycle.start(state, bin_dir, full=not args.control_plane_only)
     except BaseException:
-        lifecycle.stop(state)
+        processes.stop_processes(state)
+        print(f"# start failed; logs kept in {state}/logs (remove the dir when done)",
+              file=sys.stderr)  # fmt: skip
         raise
     _pointer().write_text(f"{state}\n")
     print(f"# cluster up in {time.monotonic() - began:.1f} s: {cluster.server}", file=sys.stderr)

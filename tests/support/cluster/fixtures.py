@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.cluster.lifecycle import Cluster, running_cluster
+from tests.support.cluster.polling import eventually
 from tests.support.cluster.tools import unavailable_reason
 
 
@@ -31,8 +32,17 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
-    """A fresh namespace per test, so tests never see each other's objects."""
+    """A fresh namespace per test, so tests never see each other's objects.
+
+    Ready once the controller-manager made its `default` ServiceAccount: until then the API
+    server refuses pods created directly in it.
+    """
     name = f"t-{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
+    eventually(
+        lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False),
+        lambda done: done.returncode == 0,
+        what=f"ServiceAccount default in namespace {name}",
+    )
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -19,6 +19,7 @@ from tests.support.cluster.errors import ClusterError
 
 Watch = dict[str, subprocess.Popen[bytes]]
 ArgvBuilder = Callable[[Path, Path, int], list[str]]  # (bin_dir, state, port) -> argv
+STATE_PREFIX = "modeldeploy-cluster-"
 IDENTITIES = ("admin", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -174,8 +175,18 @@ def state_base() -> Path:
     return Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
 
 
+def new_state_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix=STATE_PREFIX, dir=state_base()))
+
+
 def stop(state: Path) -> None:
-    """Stop every process of the run by PID and remove its state dir."""
+    """Stop every process of the run by PID and remove its state dir.
+
+    Refuses any directory not made by `new_state_dir`: a mistyped --state-dir must never be
+    deleted.
+    """
+    if not state.name.startswith(STATE_PREFIX):
+        raise ClusterError(f"not a cluster state dir (name must start {STATE_PREFIX}): {state}")
     if (state / "pids").is_dir():
         processes.stop_processes(state)
     shutil.rmtree(state, ignore_errors=True)
@@ -194,9 +205,14 @@ def running_cluster(*, full: bool = True, keep_state: bool = False) -> Iterator[
     bin_dir = tools.find_bin_dir()
     if bin_dir is None:
         raise ClusterError("Kubernetes test binaries not built: run hack/build-tools.sh")
-    state = Path(tempfile.mkdtemp(prefix="modeldeploy-cluster-", dir=state_base()))
+    state = new_state_dir()
     try:
-        yield start(state, bin_dir, full=full, die_with_parent=True)
+        cluster = start(state, bin_dir, full=full, die_with_parent=True)
+    except BaseException:
+        processes.stop_processes(state)  # the state dir stays: its logs explain the failure
+        raise
+    try:
+        yield cluster
     finally:
         processes.stop_processes(state)
         if not keep_state:

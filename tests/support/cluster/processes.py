@@ -46,12 +46,14 @@ def alive(pid: int, ticks: int) -> bool:
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the starting process dies (Linux prctl).
+    """In the child before exec: get SIGKILL when the starting process dies (Linux prctl).
 
     So a test run killed outright (no fixture teardown) still leaves no component running.
+    SIGKILL, not SIGTERM: etcd and the API server shut down gracefully and wait for each other,
+    which after an abrupt end can take minutes; the run's data is throw-away anyway.
     """
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def launch(
@@ -149,7 +151,7 @@ def start_listening(
             wait_for(f"{name} on ports {chosen}", ready_for(chosen), state=state,
                      watch={**watch, name: proc})  # fmt: skip
         except ClusterError:
-            proc.wait(timeout=STOP_TIMEOUT_S) if proc.poll() is not None else None
+            # A failed attempt stays recorded by PID, so the caller's stop covers it too.
             if attempt + 1 < PORT_ATTEMPTS and address_in_use(state, name):
                 continue
             raise

@@ -1,0 +1,1 @@
+"""Proof tests of the local control plane (real API server, scheduler, controllers; kwok nodes)."""
