@@ -6,7 +6,9 @@ from pathlib import Path
 
 from tests.support.cluster.tools import KWOK_STAGES_DIR
 
-SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_CIDR = "10.96.0.0/16"  # allocated, never dialled: there is no kube-proxy
+POD_CIDR = "127.244.0.0/16"
+NODE_IP = "127.0.0.1"
 
 
 def etcd_argv(bin_dir: Path, state: Path, ports: list[int]) -> list[str]:
@@ -73,6 +75,9 @@ def kwok_argv(bin_dir: Path, state: Path, port: int) -> list[str]:
         *(f"--config={s}" for s in stages),
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        "--cidr=10.244.0.0/16", "--node-ip=10.0.0.1",
+        # Pod and node addresses inside 127.0.0.0/8: whatever follows them (the API
+        # server proxying logs, the operator polling a runtime's /status) stays on this
+        # machine and finds nothing listening there.
+        f"--cidr={POD_CIDR}", f"--node-ip={NODE_IP}",
         f"--server-address=127.0.0.1:{port}",
     ]  # fmt: skip

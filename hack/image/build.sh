@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Build the modeldeploy container image from the repository's Dockerfile without Docker:
+# a Debian bookworm base made with debootstrap and imported with buildah, then `buildah bud`.
+# Prints the OCI archive of the image on stdout (progress and timings go to stderr):
+#
+#     ARCHIVE="$(hack/image/build.sh)"                 # builds what is missing, prints the path
+#     hack/image/build.sh --print                      # prints the path only if already built
+#     TORCH_VARIANT=cpu hack/image/build.sh            # the runtime image with CPU torch
+#
+# Why a local base: these machines have no Docker engine and no registry; debootstrap makes a
+# bookworm root filesystem with Debian's python3.11, buildah turns it into an image, and the
+# Dockerfile's BASE_IMAGE build argument points at it (the Dockerfile itself is the one users
+# build with `docker build`, unchanged). The resulting archive is what containerd imports
+# (`ctr -n k8s.io images import`) on a node without a registry.
+#
+# Cache, keyed by inputs (a warm run costs seconds), under $MODELDEPLOY_IMAGE_CACHE
+# (default ${XDG_CACHE_HOME:-$HOME/.cache}/modeldeploy/images):
+#     base-<sha256 of the debootstrap recipe>/base.oci.tar
+#     <sha256 of base key, Dockerfile, .dockerignore, build args, every file in the context>/
+#         image.oci.tar, image.ref, build-seconds
+# Entries are written to a temporary directory and renamed into place when complete.
+#
+# Environment: TORCH_VARIANT (none|cpu|cuda, default none), DEBIAN_MIRROR (default
+# http://deb.debian.org/debian), MODELDEPLOY_IMAGE_CACHE, BUILDAH (default buildah),
+# BUILDAH_ISOLATION (default chroot: needs neither runc nor a network namespace).
+# Needs root (debootstrap, buildah storage) and network access to the Debian mirror and PyPI.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cache_root="${MODELDEPLOY_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modeldeploy/images}"
+variant="${TORCH_VARIANT:-none}"
+mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+buildah_bin="${BUILDAH:-buildah}"
+isolation="${BUILDAH_ISOLATION:-chroot}"
+suite=bookworm
+# python3-venv brings ensurepip (the Dockerfile makes a venv); ca-certificates lets pip and the
+# runtime reach HTTPS endpoints.
+base_packages=(python3 python3-venv ca-certificates)
+print_only=false
+[[ "${1:-}" == "--print" ]] && print_only=true
+
+log() { printf '[image] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+case "$variant" in none | cpu | cuda) ;; *) die "TORCH_VARIANT must be none, cpu or cuda" ;; esac
+
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/pyproject.toml" | head -n1)"
+[[ -n "$version" ]] || die "no version in pyproject.toml"
+case "$variant" in none) tag="$version-operator" ;; cpu) tag="$version-cpu" ;; *) tag="$version" ;; esac
+
+base_key() {
+    {
+        echo "debootstrap suite=$suite variant=minbase mirror=$mirror arch=$(dpkg --print-architecture)"
+        echo "packages=${base_packages[*]}"
+        sed -n '/^make_base()/,/^}/p' "${BASH_SOURCE[0]}"   # the recipe itself
+    } | sha256sum | cut -c1-16
+}
+
+# Every file docker would send as build context: tracked and untracked-but-not-ignored files
+# that .dockerignore's allowlist keeps (pyproject, README and the four package folders).
+context_files() {
+    (cd "$root" && git ls-files -co --exclude-standard -- pyproject.toml README.md \
+        modeldeploy operator runtime hub | grep -v -e '__pycache__' -e '\.pyc$' | LC_ALL=C sort)
+}
+
+image_key() {
+    {
+        echo "base=$1 variant=$variant tag=$tag isolation=$isolation format=docker"
+        cat "$root/Dockerfile" "$root/.dockerignore"
+        local f
+        while IFS= read -r f; do
+            if [[ -L "$root/$f" ]]; then
+                printf 'link %s -> %s\n' "$f" "$(readlink "$root/$f")"
+            elif [[ -f "$root/$f" ]]; then
+                printf 'file %s %s\n' "$f" "$(sha256sum <"$root/$f" | cut -c1-64)"
+            fi
+        done < <(context_files)
+    } | sha256sum | cut -c1-16
+}
+
+# make_base DEST: a bookworm rootfs with python3.11, committed as an image and saved as an OCI
+# archive in DEST. Apt's lists and caches are removed: they are dead weight in every layer above.
+make_base() {
+    local dest="$1" rootfs="$1/rootfs" ctr
+    debootstrap --variant=minbase --include="$(IFS=,; echo "${base_packages[*]}")" \
+        "$suite" "$rootfs" "$mirror" >"$dest/debootstrap.log" 2>&1 \
+        || die "debootstrap failed; see $dest/debootstrap.log"
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+        "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/*.log "$rootfs"/tmp/*
+    tar -C "$rootfs" --numeric-owner -cf "$dest/rootfs.tar" .
+    rm -rf "$rootfs"
+    ctr="$("$buildah_bin" from scratch)"
+    "$buildah_bin" add "$ctr" "$dest/rootfs.tar" / >/dev/null
+    "$buildah_bin" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        --env LANG=C.UTF-8 --cmd python3 \
+        --label "org.opencontainers.image.title=debian-$suite-python3" "$ctr"
+    "$buildah_bin" commit --quiet "$ctr" "$base_ref" >/dev/null
+    "$buildah_bin" rm "$ctr" >/dev/null
+    rm -f "$dest/rootfs.tar"
+    "$buildah_bin" push --quiet "$base_ref" "oci-archive:$dest/base.oci.tar:$base_ref" >/dev/null
+}
+
+# ensure_local REF ARCHIVE: the image REF in buildah's storage (reloaded from ARCHIVE if needed).
+ensure_local() {
+    "$buildah_bin" inspect --type image "$1" >/dev/null 2>&1 \
+        || "$buildah_bin" pull --quiet "oci-archive:$2" >/dev/null
+}
+
+# prune_old_archives REF: keep the newest $keep archives of REF (each ~100 MB); sources change
+# often while developing, and every change makes a new cache entry.
+prune_old_archives() {
+    local keep=3 dir
+    for dir in $(ls -1dt "$cache_root"/*/image.ref 2>/dev/null | xargs -r grep -lx "$1" | tail -n +$((keep + 1))); do
+        rm -rf "$(dirname "$dir")"
+    done
+}
+
+start=$SECONDS
+bkey="$(base_key)"
+base_dir="$cache_root/base-$bkey"
+base_ref="localhost/modeldeploy-base:$bkey"
+ikey="$(image_key "$bkey")"
+image_dir="$cache_root/$ikey"
+image_ref="localhost/modeldeploy:$tag"
+
+if [[ -f "$image_dir/image.oci.tar" ]]; then
+    log "cached: $image_ref ($image_dir)"
+    echo "$image_dir/image.oci.tar"
+    exit 0
+fi
+$print_only && { log "image not built yet; run hack/image/build.sh"; exit 1; }
+command -v "$buildah_bin" >/dev/null || die "buildah not found (Debian: apt-get install buildah)"
+[[ "$(id -u)" == 0 ]] || die "needs root (debootstrap and buildah's storage)"
+
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.lock"
+flock 9   # one builder per cache; a second run waits, then finds the result
+if [[ -f "$image_dir/image.oci.tar" ]]; then
+    log "built meanwhile by another run: $image_ref ($image_dir)"
+    echo "$image_dir/image.oci.tar"
+    exit 0
+fi
+
+if [[ ! -f "$base_dir/base.oci.tar" ]]; then
+    command -v debootstrap >/dev/null || die "debootstrap not found (Debian: apt-get install debootstrap)"
+    log "making base $base_ref from $mirror ($suite, ${base_packages[*]})"
+    t0=$SECONDS
+    tmp="$(mktemp -d "$cache_root/.tmp-base-XXXXXX")"
+    make_base "$tmp"
+    mv -T "$tmp" "$base_dir"
+    log "base made in $((SECONDS - t0)) s"
+fi
+ensure_local "$base_ref" "$base_dir/base.oci.tar"
+
+log "building $image_ref (TORCH_VARIANT=$variant) from $root/Dockerfile"
+t0=$SECONDS
+tmp="$(mktemp -d "$cache_root/.tmp-image-XXXXXX")"
+revision="$(git -C "$root" rev-parse --verify --quiet HEAD || echo unknown)"
+created="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# The CA bundle pip trusts here (PIP_CERT or pip's config), handed to the builder stage as a
+# secret: needed behind a TLS-intercepting proxy, and never stored in the image.
+secret=()
+pip_cert="${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || true)}"
+[[ -n "$pip_cert" && -s "$pip_cert" ]] && secret=(--secret "id=pip_cert,src=$pip_cert")
+# Docker format: the OCI image config has no SHELL or HEALTHCHECK, and buildah would ignore the
+# Dockerfile's SHELL (bash with pipefail) in OCI mode. The archive is still an OCI layout.
+"$buildah_bin" bud --format docker --layers --isolation "$isolation" --network host \
+    --build-arg "BASE_IMAGE=$base_ref" --build-arg "TORCH_VARIANT=$variant" \
+    --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
+    --build-arg "CREATED=$created" "${secret[@]}" \
+    --tag "$image_ref" --file "$root/Dockerfile" "$root" >"$tmp/build.log" 2>&1 \
+    || { log "buildah bud failed; last lines of $tmp/build.log:"; tail -n 30 "$tmp/build.log" >&2; exit 1; }
+"$buildah_bin" push --quiet "$image_ref" "oci-archive:$tmp/image.oci.tar:$image_ref" >/dev/null
+echo "$image_ref" >"$tmp/image.ref"
+echo "$((SECONDS - t0))" >"$tmp/build-seconds"
+mv -T "$tmp" "$image_dir" 2>/dev/null || rm -rf "$tmp"
+prune_old_archives "$image_ref"
+log "built $image_ref in $((SECONDS - t0)) s (total $((SECONDS - start)) s): $image_dir"
+echo "$image_dir/image.oci.tar"
