@@ -27,11 +27,24 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--model-dir", required=True, type=Path, help="the model directory")
     parser.add_argument("--host", default="0.0.0.0", help="listen address (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument(
-        "--dtype", choices=("auto", "float32", "float16", "bfloat16"), default="auto"
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto: CUDA when a device is visible, else CPU (default auto)",
     )
-    parser.add_argument("--task", choices=("auto", "text-generation", "embeddings"), default="auto")
+    parser.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "float16", "bfloat16"),
+        default="auto",
+        help="auto: the checkpoint's dtype (float16 becomes float32 on CPU)",
+    )
+    parser.add_argument(
+        "--task",
+        choices=("auto", "text-generation", "embeddings"),
+        default="auto",
+        help="auto: from config.json's architectures",
+    )
     parser.add_argument("--served-model-name", help="name clients use in 'model'")
     parser.add_argument(
         "--termination-log",
@@ -73,6 +86,14 @@ def register(subparsers: Any) -> None:
         default=2.0,
         help="seconds /status stays up after a permanent failure before exit 1",
     )
+    parser.add_argument(
+        "--worker-niceness",
+        type=int,
+        default=0,
+        help="nice increment for the loading and inference threads so probes win the CPU "
+        "inside a pod's own CPU share (e.g. 10; default 0: on a shared node it also cedes "
+        "CPU to other processes)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -105,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         warmup_max_tokens=args.warmup_max_tokens,
         drain_timeout=args.drain_timeout,
         failure_linger=args.failure_linger,
+        worker_niceness=args.worker_niceness,
     )
     outcome = serve(config)
     if outcome.error is not None:

@@ -1,0 +1,45 @@
+"""What `modeldeploy serve` was asked to do: one frozen record, built by the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+DtypeChoice = Literal["auto", "float32", "float16", "bfloat16"]
+TaskChoice = Literal["auto", "text-generation", "embeddings"]
+VerifyMode = Literal["quick", "full"]
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    model_dir: Path
+    host: str = "0.0.0.0"
+    port: int = 8080
+    device: DeviceChoice = "auto"
+    dtype: DtypeChoice = "auto"
+    task: TaskChoice = "auto"
+    served_model_name: str | None = None
+    termination_log: Path = Path("/dev/termination-log")
+    allow_unverified: bool = False
+    verify: VerifyMode = "quick"
+    repo: str | None = None
+    revision: str = "main"
+    endpoint: str | None = None
+    allow_pickle: bool = False
+    warmup: bool = True
+    warmup_prompt: str = "Hello"
+    warmup_max_tokens: int = 8
+    drain_timeout: float = 30.0
+    failure_linger: float = 2.0
+    worker_niceness: int = 0
+
+    @property
+    def model_name(self) -> str:
+        """The name clients use in `model`: the flag, else the repo, else the folder name."""
+        if self.served_model_name:
+            return self.served_model_name
+        if self.repo:
+            return self.repo
+        return self.model_dir.resolve().name

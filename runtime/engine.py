@@ -1,0 +1,131 @@
+"""The serving engine: token-by-token decoding for completions, pooled vectors for embeddings.
+
+Decoding is a small explicit loop over the model's forward pass with its KV cache rather than
+`generate()`: it streams one token at a time (for `stream: true`), it checks every step's
+logits are finite (NaN weights fail warm-up instead of producing garbage), and greedy vs
+sampled is one visible branch. Calls are blocking; the HTTP layer runs them on one worker
+thread so the event loop (and the probes) never wait on torch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from modeldeploy.runtime import pooling
+from modeldeploy.runtime.faults import is_device_fault
+from modeldeploy.runtime.loader import LoadedModel
+
+
+class NonFiniteOutputError(RuntimeError):
+    """The model produced NaN or infinite values: its weights or the device are broken."""
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    ignore_eos: bool = False
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+__all__ = ["Embeddings", "Engine", "NonFiniteOutputError", "SamplingParams", "is_device_fault"]
+
+
+class Engine:
+    """Wraps a LoadedModel; one call at a time (`lock`), safe to call from worker threads."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.lock = threading.Lock()
+
+    @property
+    def task(self) -> str:
+        return self.loaded.task
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        tokenizer = self.loaded.tokenizer
+        ids: list[int] = tokenizer(prompt)["input_ids"]
+        if tokenizer.bos_token_id is not None and (not ids or ids[0] != tokenizer.bos_token_id):
+            ids = [tokenizer.bos_token_id, *ids]
+        return torch.tensor([ids], dtype=torch.long, device=self.loaded.device)
+
+    def generate(self, prompt_ids: torch.Tensor, params: SamplingParams) -> Iterator[int]:
+        """Yield new token ids one by one; stops at max_tokens or an end-of-sequence token."""
+        model = self.loaded.model
+        generator = None
+        if params.seed is not None:
+            generator = torch.Generator(device=self.loaded.device).manual_seed(params.seed)
+        stop = set() if params.ignore_eos else _eos_ids(model, self.loaded.tokenizer)
+        inputs, past = prompt_ids, None
+        for _ in range(params.max_tokens):
+            with self.lock, torch.inference_mode():
+                out = model(input_ids=inputs, past_key_values=past, use_cache=True)
+                logits = out.logits[0, -1].float()
+                if not bool(torch.isfinite(logits).all()):
+                    raise NonFiniteOutputError("the model produced non-finite logits")
+                token = _pick(logits, params, generator)
+            past = out.past_key_values
+            yield token
+            if token in stop:
+                return
+            inputs = torch.tensor([[token]], dtype=torch.long, device=self.loaded.device)
+
+    def decode(self, token_ids: list[int]) -> str:
+        text: str = self.loaded.tokenizer.decode(token_ids, skip_special_tokens=True)
+        return text
+
+    def embed(self, texts: list[str]) -> Embeddings:
+        tokenizer, spec = self.loaded.tokenizer, self.loaded.pooling
+        assert spec is not None, "embed() on a model loaded without a pooling spec"
+        batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        batch = {k: v.to(self.loaded.device) for k, v in batch.items()}
+        with self.lock, torch.inference_mode():
+            hidden = self.loaded.model(**batch).last_hidden_state
+            vectors = pooling.pool(hidden, batch["attention_mask"], spec)
+            if not bool(torch.isfinite(vectors).all()):
+                raise NonFiniteOutputError("the model produced non-finite embeddings")
+        tokens = int(batch["attention_mask"].sum())
+        return Embeddings(vectors=vectors.cpu().tolist(), prompt_tokens=tokens)
+
+
+def _pick(logits: torch.Tensor, params: SamplingParams, generator: Any) -> int:
+    if params.greedy:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits / params.temperature, dim=-1)
+    if params.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < params.top_p
+        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+    return int(torch.multinomial(probs, num_samples=1, generator=generator))
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    config = getattr(model, "generation_config", None) or model.config
+    value = getattr(config, "eos_token_id", None)
+    if isinstance(value, int):
+        ids.add(value)
+    elif isinstance(value, list):
+        ids.update(int(v) for v in value)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return ids

@@ -1,0 +1,340 @@
+"""Load a model directory onto the device with torch through transformers' Auto classes.
+
+Why not a plain `from_pretrained(dir)`: it gives no progress, so a pod loading 40 GB looks
+exactly like a hung pod. Here the weights are read tensor by tensor with safetensors'
+`safe_open`, each one brought into host memory at the target dtype (so "loaded" means the
+bytes are really in memory, not merely mapped; see `_materialise`), counting bytes as they
+land; then transformers builds the model around that state dict (`from_pretrained(None,
+config=..., state_dict=...)`: meta-device init, tied weights, buffers, no second copy on
+CPU; a GPU then gets one copy of each tensor, the step `/status` calls "building model,
+copying to cuda:0"). The class comes from the Auto mappings, `trust_remote_code` is never on,
+and pickle weights (.bin/.pt/...) are refused unless explicitly allowed (then transformers
+loads them with `weights_only=True`, without byte progress).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modeldeploy.runtime import pooling
+from modeldeploy.runtime.errors import LoadCancelledError, LoadError
+from modeldeploy.runtime.faults import is_device_fault
+from modeldeploy.runtime.state import Reason
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class LoadedModel:
+    """Everything the engine needs; `release()` frees the device memory."""
+
+    model: Any
+    tokenizer: Any
+    task: str
+    device: torch.device
+    dtype: torch.dtype
+    architecture: str
+    pooling: pooling.PoolingSpec | None
+    bytes_loaded: int
+    read_seconds: float = 0.0
+    build_seconds: float = 0.0
+
+    def release(self) -> None:
+        self.model = None
+        if self.device.type == "cuda":
+            import gc
+
+            gc.collect()
+            torch.cuda.empty_cache()
+
+
+def choose_device(requested: str) -> torch.device:
+    """`auto` picks CUDA when a device is present; asking for `cuda` without one fails."""
+    if requested == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    if requested == "cuda":
+        raise LoadError(Reason.DEVICE_UNAVAILABLE, "--device cuda: no CUDA device is visible")
+    return torch.device("cpu")
+
+
+def checkpoint_dtype(config: Any) -> torch.dtype | None:
+    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(value, torch.dtype):
+        return value
+    return DTYPES.get(str(value)) if value else None
+
+
+def choose_dtype(requested: str, *, device: torch.device, config: Any) -> torch.dtype:
+    """`auto`: the checkpoint's dtype, except float16 on CPU (slow there) becomes float32."""
+    if requested != "auto":
+        return DTYPES[requested]
+    found = checkpoint_dtype(config) or torch.float32
+    if device.type == "cpu" and found is torch.float16:
+        return torch.float32
+    return found
+
+
+def read_config(directory: Path) -> Any:
+    from transformers import AutoConfig
+
+    path = directory / "config.json"
+    if not path.is_file():
+        raise LoadError(Reason.CONFIG_INVALID, f"{path}: missing (not a transformers model?)")
+    try:
+        return AutoConfig.from_pretrained(directory, trust_remote_code=False)
+    except (ValueError, OSError, KeyError) as exc:
+        raise LoadError(Reason.CONFIG_INVALID, f"{path}: {exc}") from exc
+
+
+def detect_task(config: Any, directory: Path, requested: str) -> str:
+    """text-generation for *ForCausalLM / *LMHeadModel, embeddings for encoders."""
+    if requested != "auto":
+        return requested
+    architectures = getattr(config, "architectures", None) or []
+    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+        return "text-generation"
+    if (directory / "modules.json").is_file() or any(a.endswith("Model") for a in architectures):
+        return "embeddings"
+    raise LoadError(
+        Reason.CONFIG_INVALID,
+        f"{directory / 'config.json'}: cannot tell the task from architectures "
+        f"{architectures!r}; pass --task",
+    )
+
+
+def weight_files(directory: Path, *, allow_pickle: bool) -> tuple[list[Path], list[Path]]:
+    """(safetensors files, pickle files to load). Pickle only when no safetensors exist."""
+    safetensors = safetensors_files(directory)
+    pickles = sorted(p for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if safetensors:
+        return safetensors, []
+    if pickles and not allow_pickle:
+        raise LoadError(
+            Reason.PICKLE_REFUSED,
+            f"{pickles[0]}: only pickle weights in {directory}; refused (pickle can run code); "
+            f"pass --allow-pickle to load them",
+        )
+    if not pickles:
+        raise LoadError(Reason.NO_WEIGHTS, f"{directory}: no *.safetensors weights found")
+    return [], pickles
+
+
+def safetensors_files(directory: Path) -> list[Path]:
+    """The checkpoint's safetensors files: the shards its index names, else `model.safetensors`,
+    else every `*.safetensors` (some repos also carry other formats' files beside them)."""
+    index = directory / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise LoadError(Reason.CONFIG_INVALID, f"{index}: unreadable index: {exc}") from exc
+        return sorted({directory / name for name in weight_map.values()})
+    single = directory / "model.safetensors"
+    return [single] if single.is_file() else sorted(directory.glob("*.safetensors"))
+
+
+def model_class(config: Any, task: str) -> Any:
+    """The concrete class the Auto class would pick, resolved from its public mapping."""
+    import transformers
+
+    mapping = (
+        transformers.MODEL_FOR_CAUSAL_LM_MAPPING
+        if task == "text-generation"
+        else transformers.MODEL_MAPPING
+    )
+    try:
+        return mapping[type(config)]
+    except KeyError as exc:
+        raise LoadError(
+            Reason.CONFIG_INVALID,
+            f"config.json: model type {config.model_type!r} has no {task} class in transformers",
+        ) from exc
+
+
+def read_state_dict(
+    files: list[Path],
+    *,
+    dtype: torch.dtype,
+    on_progress: ProgressCallback,
+    cancel: threading.Event,
+) -> tuple[dict[str, torch.Tensor], int]:
+    """Bring every tensor into host memory at `dtype`, reporting (bytes done, bytes total).
+
+    Bytes are the checkpoint's tensor bytes as stored (from the headers), so the fraction is
+    the share of the files' weights that is in memory, whatever the target dtype.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    total = _stored_bytes(files)
+    done, state_dict = 0, {}
+    for path in files:
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as handle:
+                for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    if cancel.is_set():
+                        raise LoadCancelledError()
+                    stored = handle.get_tensor(name)
+                    state_dict[name] = _materialise(stored, dtype=dtype)
+                    done += stored.numel() * stored.element_size()
+                    on_progress(min(done, total), total)
+        except (SafetensorError, OSError) as exc:
+            raise LoadError(Reason.HEADER_UNREADABLE, f"{path}: {exc}") from exc
+    on_progress(total, total)
+    return state_dict, done
+
+
+def _stored_bytes(files: list[Path]) -> int:
+    from modeldeploy.hub import safetensors_header
+
+    total = 0
+    for path in files:
+        try:
+            total += safetensors_header.tensor_bytes(safetensors_header.read_header(path))
+        except (OSError, ValueError) as exc:
+            raise LoadError(Reason.HEADER_UNREADABLE, f"{path}: {exc}") from exc
+    return total
+
+
+PAGE_BYTES = 4096
+
+
+def _materialise(tensor: torch.Tensor, *, dtype: torch.dtype) -> torch.Tensor:
+    """Put the bytes in host memory at `dtype`.
+
+    A conversion reads every byte. A tensor already at `dtype` stays on the file mapping, as
+    transformers keeps it (no second copy, no slower than `from_pretrained`), but one byte of
+    every page is read now, so the weights are resident when this returns rather than
+    faulted in later during warm-up.
+    """
+    target = dtype if tensor.is_floating_point() else tensor.dtype
+    if tensor.dtype != target:
+        return tensor.to(dtype=target)
+    if tensor.numel():
+        flat = tensor.reshape(-1).view(torch.uint8)
+        flat[::PAGE_BYTES].sum()
+    return tensor
+
+
+def load_tokenizer(directory: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except (ValueError, OSError) as exc:
+        raise LoadError(Reason.LOAD_FAILED, f"{directory}: tokenizer unreadable: {exc}") from exc
+
+
+def load_model(
+    directory: Path,
+    *,
+    device: torch.device,
+    dtype_choice: str,
+    task_choice: str,
+    allow_pickle: bool,
+    on_progress: ProgressCallback,
+    cancel: threading.Event,
+    on_step: Callable[[str], None] = lambda _step: None,
+) -> LoadedModel:
+    """Config, tokenizer, weights (with progress), then the model; eval mode on `device`.
+
+    `on_step` names each step as it starts, so /status tells reading tensors (the progress
+    fraction) from the steps around it that have no byte count.
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    on_step("reading config")
+    config = read_config(directory)
+    task = detect_task(config, directory, task_choice)
+    dtype = choose_dtype(dtype_choice, device=device, config=config)
+    safetensors, pickles = weight_files(directory, allow_pickle=allow_pickle)
+    on_step("loading tokenizer")
+    tokenizer = load_tokenizer(directory)
+    cls = model_class(config, task)
+    started = time.perf_counter()
+    if safetensors:
+        on_step("reading tensors")
+        state_dict, loaded = read_state_dict(
+            safetensors, dtype=dtype, on_progress=on_progress, cancel=cancel
+        )
+        read_done = time.perf_counter()
+        on_step(
+            "building model" if device.type == "cpu" else f"building model, copying to {device}"
+        )
+        model = _build(cls, config=config, dtype=dtype, state_dict=state_dict, device=device)
+    else:
+        loaded = sum(p.stat().st_size for p in pickles)
+        read_done = started
+        on_step("loading pickle weights")
+        model = _from_pickle(cls, directory, dtype=dtype, device=device)
+        on_progress(loaded, loaded)
+    if cancel.is_set():
+        raise LoadCancelledError()
+    spec = pooling.read_spec(directory) if task == "embeddings" else None
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        task=task,
+        device=device,
+        dtype=dtype,
+        architecture=cls.__name__,
+        pooling=spec,
+        bytes_loaded=loaded,
+        read_seconds=read_done - started,
+        build_seconds=time.perf_counter() - read_done,
+    )
+
+
+def _build(
+    cls: Any, *, config: Any, dtype: torch.dtype, state_dict: dict[str, Any], device: torch.device
+) -> Any:
+    """transformers builds the model on the meta device and adopts the host tensors (no
+    copy); a GPU then gets one copy of each (`model.to`). Not `device_map`: that needs the
+    `accelerate` package, and with tensors already on the GPU transformers would reserve the
+    model's size there a second time (its caching-allocator warm-up)."""
+    try:
+        model = cls.from_pretrained(
+            None, config=config, state_dict=state_dict, dtype=dtype, trust_remote_code=False
+        )
+        return model.to(device).eval()
+    except (RuntimeError, ValueError, KeyError) as exc:
+        if is_device_fault(exc):
+            raise  # the pipeline reports DeviceFault
+        raise LoadError(Reason.LOAD_FAILED, f"{config.name_or_path}: {exc}") from exc
+
+
+def _from_pickle(cls: Any, directory: Path, *, dtype: torch.dtype, device: torch.device) -> Any:
+    try:
+        model = cls.from_pretrained(
+            directory,
+            dtype=dtype,
+            use_safetensors=False,
+            weights_only=True,
+            trust_remote_code=False,
+            local_files_only=True,
+        )
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise LoadError(Reason.LOAD_FAILED, f"{directory}: pickle weights: {exc}") from exc
+    return model.to(device).eval()  # pickle is the rare, explicitly allowed path: keep it plain
+
+
+def architectures_of(directory: Path) -> list[str]:
+    """Architectures named in config.json, for /status before the model is built."""
+    try:
+        data = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    value = data.get("architectures") or []
+    return [str(a) for a in value]

@@ -1,0 +1,325 @@
+"""OpenAI-style serving: `GET /v1/models`, `POST /v1/completions`, `POST /v1/embeddings`.
+
+Rules from the contract: before Ready (and while Draining) every /v1 request gets 503 with
+the state; a malformed request gets 400 `{"error": {"message", "type"}}`; `model` is optional
+and, when given, must be a served name (404 otherwise, as OpenAI does). Torch work runs on
+one engine thread, never on the event loop. A fault that means the device is unusable (a CUDA
+error) moves the runtime to Failed, so liveness goes 503 and Kubernetes restarts the pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+
+from modeldeploy.runtime import bodies, priority
+from modeldeploy.runtime.context import RuntimeContext
+from modeldeploy.runtime.faults import is_device_fault
+from modeldeploy.runtime.metrics import RuntimeMetrics
+from modeldeploy.runtime.state import Reason
+
+if TYPE_CHECKING:
+    from modeldeploy.runtime.engine import Engine, SamplingParams
+
+T = TypeVar("T")
+
+
+def error(status: int, message: str, kind: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": kind, **extra}}, status=status)
+
+
+class ServingError(Exception):
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.text)
+        self.response = response
+
+
+class OpenAIRoutes:
+    def __init__(self, ctx: RuntimeContext, metrics: RuntimeMetrics) -> None:
+        self.ctx = ctx
+        self.metrics = metrics
+        self.pool = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="engine",
+            initializer=priority.lower_current_thread,
+            initargs=(ctx.config.worker_niceness,),
+        )
+        self.created = int(time.time())
+
+    def attach(self, app: web.Application) -> None:
+        app.router.add_get("/v1/models", self.models)
+        app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/v1/embeddings", self.embeddings)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _engine(self, task: str | None = None) -> Engine:
+        engine = self.ctx.serving_engine()
+        if engine is None:
+            snap = self.ctx.machine.snapshot()
+            raise ServingError(
+                error(
+                    503,
+                    f"the model is not ready (state {snap.state.value})",
+                    "service_unavailable",
+                    state=snap.state.value,
+                    progress=round(snap.progress, 6),
+                    reason=snap.reason,
+                )
+            )
+        if task is not None and engine.task != task:
+            other = "/v1/completions" if engine.task == "text-generation" else "/v1/embeddings"
+            raise ServingError(
+                error(400, f"this model serves {engine.task}; use {other}", "invalid_request_error")
+            )
+        return engine
+
+    def _check_model(self, name: str | None) -> None:
+        if name is not None and name not in self.ctx.served_names:
+            raise ServingError(
+                error(
+                    404,
+                    f"the model {name!r} does not exist; served: {list(self.ctx.served_names)}",
+                    "invalid_request_error",
+                    code="model_not_found",
+                )
+            )
+
+    async def _body(self, request: web.Request) -> Any:
+        try:
+            return await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ServingError(
+                error(400, f"the body is not valid JSON: {exc}", "invalid_request_error")
+            ) from exc
+
+    async def _call(self, func: Callable[[], T]) -> T:
+        """Run torch work on the engine thread; classify faults."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.pool, func)
+        except RuntimeError as exc:  # NonFiniteOutputError and torch's errors
+            raise ServingError(self._fault(exc)) from exc
+
+    def _fault(self, exc: BaseException) -> web.Response:
+        if is_device_fault(exc):
+            device = self.ctx.info.device or "device"
+            self.ctx.machine.fail_if_live(Reason.DEVICE_FAULT, f"{device}: {exc}")
+            return error(503, f"the device failed: {exc}", "device_fault")
+        return error(500, f"inference failed: {exc}", "internal_error")
+
+    # -- handlers --------------------------------------------------------------------------
+    async def models(self, _request: web.Request) -> web.Response:
+        try:
+            self._engine()
+        except ServingError as exc:
+            return exc.response
+        data = [
+            {"id": name, "object": "model", "created": self.created, "owned_by": "modeldeploy"}
+            for name in self.ctx.served_names
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        try:
+            engine = self._engine("text-generation")
+            parsed = bodies.completion(await self._body(request))
+            self._check_model(parsed.model)
+        except bodies.BadRequestError as exc:
+            return error(400, str(exc), "invalid_request_error")
+        except ServingError as exc:
+            return exc.response
+        self.ctx.request_started()
+        try:
+            if parsed.stream:
+                return await self._stream_completion(request, engine, parsed)
+            return await self._complete(engine, parsed)
+        except ServingError as exc:
+            return exc.response
+        finally:
+            self.ctx.request_finished()
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        try:
+            engine = self._engine("embeddings")
+            parsed = bodies.embedding(await self._body(request))
+            self._check_model(parsed.model)
+        except bodies.BadRequestError as exc:
+            return error(400, str(exc), "invalid_request_error")
+        except ServingError as exc:
+            return exc.response
+        self.ctx.request_started()
+        try:
+            result = await self._call(lambda: engine.embed(list(parsed.inputs)))
+        except ServingError as exc:
+            return exc.response
+        finally:
+            self.ctx.request_finished()
+        data = [
+            {"object": "embedding", "index": i, "embedding": vector}
+            for i, vector in enumerate(result.vectors)
+        ]
+        usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
+        return web.json_response(
+            {"object": "list", "data": data, "model": self.ctx.info.name, "usage": usage}
+        )
+
+    # -- completions -----------------------------------------------------------------------
+    def _params(self, parsed: bodies.CompletionRequest) -> SamplingParams:
+        from modeldeploy.runtime.engine import SamplingParams
+
+        return SamplingParams(
+            max_tokens=parsed.max_tokens,
+            temperature=parsed.temperature,
+            top_p=parsed.top_p,
+            seed=parsed.seed,
+            ignore_eos=parsed.ignore_eos,
+        )
+
+    def _prompt_ids(self, engine: Engine, prompt: str, max_tokens: int) -> Any:
+        ids = engine.encode_prompt(prompt)
+        if ids.shape[1] == 0:
+            raise ServingError(error(400, "'prompt' is empty", "invalid_request_error"))
+        limit = getattr(engine.loaded.model.config, "max_position_embeddings", None)
+        if isinstance(limit, int) and ids.shape[1] + max_tokens > limit:
+            raise ServingError(
+                error(
+                    400,
+                    f"the prompt ({ids.shape[1]} tokens) plus max_tokens ({max_tokens}) exceeds "
+                    f"the model's context of {limit} tokens",
+                    "invalid_request_error",
+                )
+            )
+        return ids
+
+    async def _complete(self, engine: Engine, parsed: bodies.CompletionRequest) -> web.Response:
+        choices, prompt_tokens, completion_tokens = [], 0, 0
+        params = self._params(parsed)
+        for index, prompt in enumerate(parsed.prompts):
+            ids = self._prompt_ids(engine, prompt, parsed.max_tokens)
+
+            def work(ids: Any = ids) -> tuple[str, int, str]:
+                return _finish(engine, engine.generate(ids, params), parsed)
+
+            text, count, reason = await self._call(work)
+            self.metrics.tokens.inc(count)
+            prompt_tokens += int(ids.shape[1])
+            completion_tokens += count
+            choices.append(
+                {"text": text, "index": index, "logprobs": None, "finish_reason": reason}
+            )
+        return web.json_response(
+            {
+                **self._envelope(),
+                "choices": choices,
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        )
+
+    def _envelope(self) -> dict[str, Any]:
+        return {
+            "id": f"cmpl-{uuid.uuid4().hex}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": self.ctx.info.name,
+        }
+
+    async def _stream_completion(
+        self, request: web.Request, engine: Engine, parsed: bodies.CompletionRequest
+    ) -> web.StreamResponse:
+        if len(parsed.prompts) != 1:
+            raise ServingError(
+                error(400, "streaming takes exactly one prompt", "invalid_request_error")
+            )
+        ids = self._prompt_ids(engine, parsed.prompts[0], parsed.max_tokens)
+        tokens = engine.generate(ids, self._params(parsed))
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        envelope = self._envelope()
+        decoder = _Detokenizer(engine, stop=parsed.stop, limit=parsed.max_tokens)
+        while not decoder.done:
+            try:
+                token = await self._call(lambda: next(tokens, None))
+            except ServingError as exc:  # headers are sent: report the failure in-band
+                await response.write(f"data: {exc.response.text}\n\n".encode())
+                await response.write_eof()
+                return response
+            if token is None:
+                break
+            self.metrics.tokens.inc()
+            delta = decoder.add(token)
+            if delta:
+                await _sse(response, {**envelope, "choices": [_chunk(delta, None)]})
+        await _sse(response, {**envelope, "choices": [_chunk("", decoder.finish_reason)]})
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+def _chunk(text: str, finish_reason: str | None) -> dict[str, Any]:
+    return {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+
+
+async def _sse(response: web.StreamResponse, payload: dict[str, Any]) -> None:
+    await response.write(f"data: {json.dumps(payload)}\n\n".encode())
+
+
+class _Detokenizer:
+    """Turns a token stream into text deltas, honouring stop strings and max_tokens."""
+
+    def __init__(self, engine: Engine, *, stop: tuple[str, ...], limit: int) -> None:
+        self.engine = engine
+        self.stop = stop
+        self.limit = limit
+        self.tokens: list[int] = []
+        self.sent = ""
+        self.stopped = False
+
+    @property
+    def done(self) -> bool:
+        return self.stopped or len(self.tokens) >= self.limit
+
+    @property
+    def finish_reason(self) -> str:
+        return "length" if len(self.tokens) >= self.limit and not self.stopped else "stop"
+
+    def add(self, token: int) -> str:
+        """Take one token; return the new text to send (held back while it is ambiguous)."""
+        self.tokens.append(token)
+        text = self.engine.decode(self.tokens)
+        cut = _stop_at(text, self.stop)
+        if cut is not None:
+            text, self.stopped = text[:cut], True
+        if not text.startswith(self.sent):
+            return ""
+        delta, self.sent = text[len(self.sent) :], text
+        return delta
+
+
+def _stop_at(text: str, stop: tuple[str, ...]) -> int | None:
+    hits = [text.find(marker) for marker in stop if marker in text]
+    return min(hits) if hits else None
+
+
+def _finish(
+    engine: Engine, tokens: Iterator[int], parsed: bodies.CompletionRequest
+) -> tuple[str, int, str]:
+    """Run a whole completion; (text, completion tokens, finish_reason)."""
+    decoder = _Detokenizer(engine, stop=parsed.stop, limit=parsed.max_tokens)
+    for token in tokens:
+        decoder.add(token)
+        if decoder.done:
+            break
+    return decoder.sent, len(decoder.tokens), decoder.finish_reason

@@ -1,0 +1,33 @@
+"""The aiohttp application: one router module per concern, wired to one RuntimeContext.
+
+Routers: `health` (probes), `status` (/status, /status/stream), `metrics` (/metrics and the
+request-metrics middleware), `openai` (/v1/*). The app holds no model logic; it reads the
+state machine and hands torch work to the engine thread.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from modeldeploy.runtime import health, status
+from modeldeploy.runtime.context import RuntimeContext
+from modeldeploy.runtime.metrics import RuntimeMetrics
+from modeldeploy.runtime.openai import OpenAIRoutes
+
+CONTEXT: web.AppKey[RuntimeContext] = web.AppKey("context", RuntimeContext)
+OPENAI: web.AppKey[OpenAIRoutes] = web.AppKey("openai", OpenAIRoutes)
+
+
+def build_app(ctx: RuntimeContext) -> web.Application:
+    metrics = RuntimeMetrics(ctx)
+    app = web.Application(middlewares=[metrics.middleware()], client_max_size=16 * 2**20)
+    app[CONTEXT] = ctx
+    app[status.STREAMS] = set()
+    health.attach(app, ctx)
+    status.attach(app, ctx)
+    metrics.attach(app)
+    routes = OpenAIRoutes(ctx, metrics)
+    routes.attach(app)
+    app[OPENAI] = routes
+    app.on_shutdown.append(status.close_streams)
+    return app

@@ -1,0 +1,167 @@
+"""`GET /status` and `GET /status/stream` (Server-Sent Events): the runtime's full report.
+
+The operator parses this from every pod, so the keys are camelCase and stable:
+
+    {
+      "state": "Loading",                 # Starting|Fetching|Verifying|Loading|WarmingUp|
+                                          #   Ready|Draining|Failed
+      "progress": 0.42,                   # 0..1 of the current phase (bytes fetched, loaded)
+      "progressDetail": {...},            # phase counters, e.g. bytesDone/bytesTotal
+      "model": {"name", "servedNames", "task", "architecture", "directory", "repo", "pooling"},
+      "revision": "main" | null,          # as requested/recorded in the manifest
+      "commit": "<40 hex>" | null,        # resolved commit from the manifest
+      "verified": true,                   # false only under --allow-unverified without a manifest
+      "device": "cpu" | "cuda:0" | null,
+      "dtype": "float32" | ... | null,
+      "memory": {"weightBytes", "requiredBytes", "freeBytes"} | null,
+      "load": {"bytesDone", "bytesTotal", "readSeconds", "buildSeconds"},  # the last two
+                                          #   once loaded: tensor reading vs model building
+      "download": {"bytesDone", "bytesTotal", "filesDone", "filesTotal", "bytesPerSecond",
+                   "etaSeconds", ...} | null,      # per-pod fetch mode only
+      "timings": {"fetchSeconds", "verifySeconds", "loadSeconds", "warmupSeconds",
+                  "startupSeconds"},      # null until the phase ended
+      "warmup": {"ok", "prompt", "latencySeconds", "tokens", "tokensPerSecond"} | null,
+      "error": {"reason", "message"} | null,
+      "inFlight": 0,                      # requests being served
+      "history": [{"state", "at" (ISO 8601 UTC), "reason", "message"}]
+    }
+
+The stream sends the same document as `event: status` once on connect and again after every
+state or progress change; a comment line every 15 s keeps idle proxies from closing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from modeldeploy.runtime.context import RuntimeContext
+from modeldeploy.runtime.state import Snapshot, State
+
+log = logging.getLogger("modeldeploy.runtime")
+
+HEARTBEAT_SECONDS = 15.0
+STREAM_QUEUE_LIMIT = 10_000
+_PHASE_TIMINGS = {
+    "fetchSeconds": State.FETCHING,
+    "verifySeconds": State.VERIFYING,
+    "loadSeconds": State.LOADING,
+    "warmupSeconds": State.WARMING_UP,
+}
+
+
+def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> dict[str, Any]:
+    snap = snap or ctx.machine.snapshot()
+    info = ctx.info
+    return {
+        "state": snap.state.value,
+        "progress": round(snap.progress, 6),
+        "progressDetail": snap.detail,
+        "model": {
+            "name": info.name,
+            "servedNames": list(ctx.served_names),
+            "task": info.task,
+            "architecture": info.architecture,
+            "directory": str(info.directory),
+            "repo": info.repo,
+            "pooling": info.extra.get("pooling"),
+        },
+        "revision": info.revision,
+        "commit": info.commit,
+        "verified": info.verified,
+        "device": info.device,
+        "dtype": info.dtype,
+        "memory": info.memory,
+        "load": {
+            "bytesDone": info.bytes_loaded,
+            "bytesTotal": info.bytes_total,
+            **info.extra.get("loadTimings", {}),
+        },
+        "download": info.download,
+        "timings": timings(snap),
+        "warmup": info.warmup.to_json() if info.warmup else None,
+        "error": snap.error.to_json() if snap.error else None,
+        "inFlight": ctx.in_flight,
+        "history": [t.to_json() for t in snap.history],
+    }
+
+
+def timings(snap: Snapshot) -> dict[str, float | None]:
+    out: dict[str, float | None] = {
+        key: round(snap.durations[state.value], 6) if state.value in snap.durations else None
+        for key, state in _PHASE_TIMINGS.items()
+    }
+    ready = next((t for t in snap.history if t.state is State.READY), None)
+    started = snap.history[0]
+    out["startupSeconds"] = round(ready.monotonic - started.monotonic, 6) if ready else None
+    return out
+
+
+def attach(app: web.Application, ctx: RuntimeContext) -> None:
+    async def status(_request: web.Request) -> web.Response:
+        return web.json_response(document(ctx))
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        return await _stream(request, ctx)
+
+    app.router.add_get("/status", status)
+    app.router.add_get("/status/stream", stream)
+
+
+async def _stream(request: web.Request, ctx: RuntimeContext) -> web.StreamResponse:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Snapshot | None] = asyncio.Queue(maxsize=STREAM_QUEUE_LIMIT)
+
+    def push(snap: Snapshot) -> None:
+        loop.call_soon_threadsafe(_offer, queue, snap)
+
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    unsubscribe = ctx.machine.subscribe(push)
+    closers: set[asyncio.Queue[Snapshot | None]] = request.app[STREAMS]
+    closers.add(queue)
+    try:
+        await _send(response, document(ctx))
+        while True:
+            try:
+                snap = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if snap is None:
+                break
+            await _send(response, document(ctx, snap))
+    except ConnectionResetError:
+        log.debug("status stream closed by the client")
+    finally:
+        unsubscribe()
+        closers.discard(queue)
+    return response
+
+
+def _offer(queue: asyncio.Queue[Snapshot | None], snap: Snapshot) -> None:
+    if queue.full():
+        log.warning("status stream client too slow; dropping a progress event")
+        return
+    queue.put_nowait(snap)
+
+
+async def _send(response: web.StreamResponse, doc: dict[str, Any]) -> None:
+    payload = json.dumps(doc, separators=(",", ":"))
+    await response.write(f"event: status\ndata: {payload}\n\n".encode())
+
+
+STREAMS = web.AppKey[set[asyncio.Queue[Snapshot | None]]]("status_streams")
+
+
+async def close_streams(app: web.Application) -> None:
+    """End every open stream (called at shutdown, after the last state was pushed)."""
+    streams: set[asyncio.Queue[Snapshot | None]] = app[STREAMS]
+    for queue in list(streams):
+        queue.put_nowait(None)

@@ -1,0 +1,279 @@
+"""Tiny random-weight models with real architectures and real tokenizers, for tests and benches.
+
+Why real: the runtime must load what `transformers` saves (config, safetensors, tokenizer
+files, sentence-transformers layout), so the tests build exactly that, only small. Weights are
+random (seeded, so two builds are byte-identical), tokenizers are trained here with the
+`tokenizers` library on a small corpus, so nothing is downloaded.
+
+API (everything writes into an empty or new folder and returns it):
+
+- `build_causal_lm(dest, *, approx_bytes=None, seed=0, ...)`: a `LlamaForCausalLM` with a
+  byte-level BPE tokenizer. `approx_bytes` scales the weights (e.g. 40e6 makes Loading
+  observable, 1e9 is the benchmark size); left out, the model is ~0.5 MB.
+- `build_encoder(dest, *, seed=0, normalize=True, pooling="mean")`: a `BertModel` with a
+  WordPiece tokenizer and the sentence-transformers layout (`modules.json`,
+  `1_Pooling/config.json`, `2_Normalize` when `normalize`).
+- `write_manifest_for(directory, ...)`: hash every file and write `.modeldeploy/manifest.json`
+  as the fetcher would, so a test gets a "fetched" directory.
+- `copy_model(src, dest)`: a fresh copy of a built model (tests that damage files use one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from modeldeploy.hub import manifest
+
+CORPUS = [
+    "the quick brown fox jumps over the lazy dog",
+    "a model is ready only when its weights sit on the device",
+    "hello world, hello runtime, hello probes that tell the truth",
+    "kubernetes restarts a pod whose liveness probe fails",
+    "tensors are loaded one by one and the progress is counted in bytes",
+    "sentence embeddings are pooled over tokens and normalised to unit length",
+    "once upon a time there was a tiny language model with random weights",
+    "numbers 0 1 2 3 4 5 6 7 8 9 and punctuation . , ; : ! ? - ( )",
+] * 4
+
+DEFAULT_REPO = "tests/tiny-model"
+DEFAULT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _bpe_tokenizer(vocab_size: int) -> Any:
+    """A byte-level BPE tokenizer (GPT-2 style) trained on CORPUS, wrapped for transformers."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<unk>", "<s>", "</s>", "<pad>"]
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(CORPUS, trainer=trainer)
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tokenizer,
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+    )
+
+
+def _wordpiece_tokenizer(vocab_size: int) -> Any:
+    """A BERT-style WordPiece tokenizer trained on CORPUS, with [CLS] ... [SEP] framing."""
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=specials, show_progress=False
+    )
+    tokenizer.train_from_iterator(CORPUS, trainer=trainer)
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        mask_token="[MASK]",
+    )
+
+
+def _causal_shape(approx_bytes: float | None) -> dict[str, int]:
+    """Pick hidden size and depth so a float32 Llama weighs about `approx_bytes`."""
+    if approx_bytes is None:
+        return {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2}
+    hidden = 1024 if approx_bytes >= 200e6 else 512 if approx_bytes >= 20e6 else 128
+    intermediate = hidden * 11 // 4
+    # q and o projections are hidden², k and v half that (2 of 4 heads), plus the 3 MLP mats.
+    per_layer = (3 * hidden * hidden + 3 * hidden * intermediate) * 4
+    layers = max(1, round(approx_bytes / per_layer))
+    return {"hidden_size": hidden, "intermediate_size": intermediate, "num_hidden_layers": layers}
+
+
+def build_causal_lm(
+    dest: Path,
+    *,
+    approx_bytes: float | None = None,
+    seed: int = 0,
+    vocab_size: int = 320,
+    max_shard_size: str | None = None,
+) -> Path:
+    """Save a random `LlamaForCausalLM` plus tokenizer into `dest` (safetensors)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    dest.mkdir(parents=True, exist_ok=True)
+    tokenizer = _bpe_tokenizer(vocab_size)
+    shape = _causal_shape(approx_bytes)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+        hidden_size=shape["hidden_size"],
+        intermediate_size=shape["intermediate_size"],
+        num_hidden_layers=shape["num_hidden_layers"],
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    if max_shard_size:
+        model.save_pretrained(dest, max_shard_size=max_shard_size)
+    else:
+        model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    return dest
+
+
+def build_encoder(
+    dest: Path,
+    *,
+    seed: int = 0,
+    normalize: bool = True,
+    pooling: str = "mean",
+    vocab_size: int = 200,
+) -> Path:
+    """Save a random `BertModel` with the sentence-transformers layout into `dest`."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    dest.mkdir(parents=True, exist_ok=True)
+    tokenizer = _wordpiece_tokenizer(vocab_size)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = BertModel(config, add_pooling_layer=False)
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    write_sentence_transformers_layout(
+        dest, dimension=config.hidden_size, normalize=normalize, pooling=pooling
+    )
+    return dest
+
+
+def write_sentence_transformers_layout(
+    dest: Path, *, dimension: int, normalize: bool, pooling: str
+) -> None:
+    modules: list[dict[str, Any]] = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
+    ]
+    if normalize:
+        modules.append(
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize",
+            }
+        )
+        (dest / "2_Normalize").mkdir(exist_ok=True)
+    (dest / "modules.json").write_text(json.dumps(modules, indent=2))
+    (dest / "1_Pooling").mkdir(exist_ok=True)
+    pooling_config = {
+        "word_embedding_dimension": dimension,
+        "pooling_mode_cls_token": pooling == "cls",
+        "pooling_mode_mean_tokens": pooling == "mean",
+        "pooling_mode_max_tokens": pooling == "max",
+        "pooling_mode_mean_sqrt_len_tokens": False,
+        "pooling_mode_lasttoken": pooling == "lasttoken",
+    }
+    (dest / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config, indent=2))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_files(directory: Path) -> list[Path]:
+    """Every file of the model, sorted, without the `.modeldeploy/` bookkeeping folder."""
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file() and manifest.MANIFEST_DIR not in p.relative_to(directory).parts
+    )
+
+
+def write_manifest_for(
+    directory: Path,
+    *,
+    repo: str = DEFAULT_REPO,
+    revision: str = "main",
+    commit: str = DEFAULT_COMMIT,
+    endpoint: str = "http://127.0.0.1:0",
+) -> Path:
+    """Write a correct manifest (sha256 of every file) so `directory` looks fetched."""
+    files = tuple(
+        manifest.ManifestFile(
+            path=p.relative_to(directory).as_posix(), size=p.stat().st_size, sha256=_sha256(p)
+        )
+        for p in model_files(directory)
+    )
+    record = manifest.Manifest(
+        repo=repo,
+        revision=revision,
+        commit=commit,
+        endpoint=endpoint,
+        files=files,
+        verified_at=datetime.now(UTC).isoformat(),
+    )
+    return manifest.write_manifest(directory, record)
+
+
+def copy_model(src: Path, dest: Path) -> Path:
+    """A private copy of a built model (with its manifest, if any) that a test may damage."""
+    shutil.copytree(src, dest)
+    return dest
+
+
+def weight_files(directory: Path) -> list[Path]:
+    """The `.safetensors` files of a model directory, sorted."""
+    return sorted(directory.glob("*.safetensors"))
