@@ -49,7 +49,7 @@ bench:  ## run the benchmarks (ratios against baselines measured in the same run
 demo:  ## the main job: hub mirror -> fetch -> verify -> serve -> Ready -> a completion
 	$(BIN)/python hack/demo.py
 
-cluster-up:  ## start the local control plane with simulated GPU nodes
+cluster-up:  ## start the local control plane (then: eval "$$(hack/local-cluster.sh env)")
 	hack/local-cluster.sh up
 
 cluster-down:  ## stop it

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from modeldeploy.cli import options
 from modeldeploy.cli.errors import CommandError
 
 PIN = re.compile(r"(?P<path>.+)=(?P<hex>[0-9a-fA-F]{64})")
@@ -22,6 +23,16 @@ def _pin(text: str) -> tuple[str, str]:
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r}: expected PATH=<64 hex sha256>")
     return match["path"], match["hex"].lower()
+
+
+def _repo(text: str) -> str:
+    """REPO checked like the hub checks it, so a malformed id is a usage error (exit 2)."""
+    from modeldeploy.hub import repoid  # stdlib only: the command still starts lean
+
+    problem = repoid.repo_id_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"invalid repo id {text!r}: {problem}")
+    return text
 
 
 def _positive(text: str) -> float:
@@ -39,7 +50,7 @@ def register(subparsers: Any) -> None:
         "(parallel, resumable, sha256-verified) and write DIR/.modeldeploy/manifest.json last. "
         "Token: HF_TOKEN. Endpoint: --endpoint, else HF_ENDPOINT, else huggingface.co.",
     )
-    parser.add_argument("repo", metavar="REPO", help="repo id, e.g. acme/tiny-llama")
+    parser.add_argument("repo", metavar="REPO", type=_repo, help="repo id, e.g. acme/tiny-llama")
     parser.add_argument(
         "--dest", required=True, type=Path, metavar="DIR", help="the fetch directory"
     )
@@ -102,13 +113,7 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="wait this long for another fetcher of DIR to finish",
     )
-    parser.add_argument(
-        "--progress",
-        choices=("auto", "json", "none"),
-        default="auto",
-        help="auto: a live bar on a terminal; json: one JSON object per line (last: done or "
-        "error); none: only the final summary",
-    )
+    options.add_progress_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -14,7 +14,8 @@ from modeldeploy.cli.errors import CommandError
 DESCRIPTION = """\
 Serve one model directory. The HTTP server answers at once; the model is then verified,
 loaded (with progress on /status) and warmed up, and /readyz turns 200 only after that.
-With --repo and a directory lacking a complete manifest, the model is fetched first."""
+With --repo, the model is fetched first unless the directory's manifest already records that
+repo and revision (a directory holding another model is fetched over)."""
 
 
 def register(subparsers: Any) -> None:
@@ -63,7 +64,9 @@ def register(subparsers: Any) -> None:
         default="quick",
         help="quick: manifest, sizes, safetensors headers (default); full: re-hash every file",
     )
-    parser.add_argument("--repo", help="per-pod fetch mode: fetch this repo first if needed")
+    parser.add_argument(
+        "--repo", help="per-pod fetch mode: fetch this repo first unless the directory holds it"
+    )
     parser.add_argument("--revision", default="main", help="revision to fetch (default main)")
     parser.add_argument("--endpoint", help="hub endpoint to fetch from (default $HF_ENDPOINT)")
     parser.add_argument(

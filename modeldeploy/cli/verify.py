@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from modeldeploy.cli import options
 from modeldeploy.cli.errors import CommandError
 
 
@@ -39,16 +40,11 @@ def register(subparsers: Any) -> None:
         "--max-workers",
         type=int,
         metavar="N",
-        help="files hashed in parallel (default: one per core)",
+        help="files hashed in parallel (default: one per core); with --repair also the "
+        "files downloaded at once (default 4)",
     )
-    parser.add_argument(
-        "--progress",
-        choices=("auto", "json", "none"),
-        default="auto",
-        help="auto: a live bar on a terminal; json: one JSON object per line (last: done or "
-        "error); none: only the final summary",
-    )
-    parser.set_defaults(run=run)
+    options.add_progress_option(parser)
+    parser.set_defaults(run=run, parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from modeldeploy.hub import verify as verifying
     from modeldeploy.hub.errors import FetchError
 
+    if args.repair and args.quick:
+        args.parser.error("--quick and --repair exclude each other (a repair hashes every file)")
     printer = console.ProgressPrinter(args.progress)
     try:
         if args.repair:
@@ -85,6 +83,11 @@ def _repair(args: argparse.Namespace, printer: Any) -> Any:
     token = os.environ.get("HF_TOKEN") or None
     return interrupt.run_cancellable(
         lambda cancel: verifying.repair(
-            args.directory, endpoint=args.endpoint, token=token, on_progress=printer, cancel=cancel
+            args.directory,
+            endpoint=args.endpoint,
+            token=token,
+            max_workers=args.max_workers,
+            on_progress=printer,
+            cancel=cancel,
         )
     )

@@ -62,3 +62,23 @@ def test_runs_from_the_repository_root_without_shadowing_stdlib_operator() -> No
         assert not (REPO_ROOT / folder / "__init__.py").exists(), (
             f"{folder}/ must stay a namespace portion"
         )
+
+
+def test_an_unexpected_error_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure the code did not foresee still honours the contract: one line, exit 1."""
+    from modeldeploy.cli import main as cli_main
+
+    def explode(args: object) -> int:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.delenv(cli_main.DEBUG_ENV, raising=False)
+    args = cli_main.build_parser().parse_args(["crd"])
+    args.run = explode
+    assert cli_main.run_parsed(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "disk on fire" in err and "RuntimeError" in err
+    monkeypatch.setenv(cli_main.DEBUG_ENV, "1")
+    with pytest.raises(RuntimeError):
+        cli_main.run_parsed(args)

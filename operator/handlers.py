@@ -1,0 +1,176 @@
+"""kopf handlers: thin. They feed indexes and wake per-object workers; the reconciler decides.
+
+Why `on.event` and workers rather than kopf's create/update handlers or daemons: the
+reconcile is level-based (it looks at everything, every time), so the operator needs no
+per-handler progress annotations and no finalizers (daemons and timers would force one on
+every ModelDeployment; cache retention is done with owner references instead), and a
+restarted operator simply reconciles whatever it finds.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from modeldeploy.operator import health, indexes, kube
+from modeldeploy.operator.api import resource
+from modeldeploy.operator.config import Settings
+from modeldeploy.operator.reconciler import Reconciler
+from modeldeploy.operator.runtime_reports import RuntimeReporter
+from modeldeploy.operator.workers import Workers
+
+log = logging.getLogger(__name__)
+
+
+class Operator:
+    """The operator's moving parts, created at startup inside kopf's event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bodies: dict[indexes.Key, dict[str, Any]] = {}
+        self.versions = indexes.SeenVersions()
+        self.view = indexes.IndexView({})
+        self.client: kube.Kube | None = None
+        self.reporter: RuntimeReporter | None = None
+        self.reconciler: Reconciler | None = None
+        self.workers: Workers | None = None
+
+    def start(self) -> None:
+        self.client = kube.Kube(field_manager=self.settings.field_manager)
+        self.reporter = RuntimeReporter(self.settings)
+        self.reconciler = Reconciler(
+            settings=self.settings, client=self.client, reporter=self.reporter
+        )
+        self.workers = Workers(self.reconcile)
+
+    async def reconcile(self, key: indexes.Key) -> float:
+        body = self.bodies.get(key)
+        if body is None or self.reconciler is None:
+            return self.settings.resolve_seconds
+        return await self.reconciler.reconcile(body, self.view)
+
+    async def on_primary(
+        self, event_type: str | None, body: dict[str, Any], index_kwargs: dict[str, Any]
+    ) -> None:
+        assert self.workers is not None and self.reconciler is not None
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        self.view = indexes.IndexView(
+            {kind: index_kwargs[f"md_{kind}"] for kind in (*indexes.KINDS, "nodes")}
+        )
+        changed = self.versions.changed(event_type, body)
+        if event_type == "DELETED" or body["metadata"].get("deletionTimestamp"):
+            self.versions.changed("DELETED", body)
+            self.bodies.pop(key, None)
+            await self.workers.forget(key)
+            live = {b["metadata"]["uid"] for b in self.bodies.values()}
+            self.reconciler.forget(key, live_uids=live)
+        elif changed or key not in self.bodies:
+            self.bodies[key] = body
+            self.workers.notify(key)
+        health.WATCHED.set(len(self.workers))
+
+    async def stop(self) -> None:
+        if self.workers is not None:
+            await self.workers.stop()
+        if self.reporter is not None:
+            await self.reporter.close()
+        if self.client is not None:
+            await self.client.close()
+
+
+def register(registry: kopf.OperatorRegistry, settings: Settings) -> Operator:
+    """Register every handler on `registry`; returns the operator state they share."""
+    op = Operator(settings)
+    _register_lifecycle(registry, op)
+    _register_indexes(registry, op)
+
+    @kopf.on.event(resource.GROUP, resource.VERSION, resource.PLURAL, registry=registry)
+    async def modeldeployment_event(type: str | None, body: kopf.Body, **kwargs: Any) -> None:
+        health.EVENTS.labels(resource=resource.PLURAL).inc()
+        await op.on_primary(type, _plain(body), kwargs)
+
+    return op
+
+
+def _register_lifecycle(registry: kopf.OperatorRegistry, op: Operator) -> None:
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        """kopf connects exactly as our lightkube client does (service account or KUBECONFIG)."""
+        found = kube.credentials()
+        return kopf.ConnectionInfo(
+            server=found.server, ca_path=found.ca_path, ca_data=found.ca_data,
+            insecure=found.insecure, certificate_path=found.certificate_path,
+            certificate_data=found.certificate_data, private_key_path=found.private_key_path,
+            private_key_data=found.private_key_data, token=found.token,
+            default_namespace=found.default_namespace,
+        )  # fmt: skip
+
+    @kopf.on.startup(registry=registry)
+    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.peering.standalone = True  # one replica (Recreate); see docs/operator.md
+        settings.posting.enabled = True
+        settings.posting.level = logging.WARNING
+        # Long watches: every reconnect re-lists every object (and wakes nothing new,
+        # see SeenVersions), so reconnecting often only costs CPU.
+        settings.watching.server_timeout = 1800
+        settings.watching.client_timeout = 1860
+        op.start()
+
+    @kopf.on.cleanup(registry=registry)
+    async def shutdown(**_: Any) -> None:
+        await op.stop()
+
+    @kopf.on.probe(id="modeldeployments", registry=registry)
+    async def watched(**_: Any) -> int:
+        return len(op.workers) if op.workers is not None else 0
+
+
+def _register_indexes(registry: kopf.OperatorRegistry, op: Operator) -> None:
+    groups = {
+        "pods": "v1",
+        "services": "v1",
+        "persistentvolumeclaims": "v1",
+        "deployments": "apps/v1",
+        "jobs": "batch/v1",
+    }
+    for kind, group_version in groups.items():
+        _register_child(registry, op, kind, group_version)
+
+    @kopf.index("v1", "nodes", id="md_nodes", registry=registry)
+    async def md_nodes(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+        return indexes.node_entry(_plain(body))
+
+
+def _register_child(
+    registry: kopf.OperatorRegistry, op: Operator, kind: str, group_version: str
+) -> None:
+    group, _, version = group_version.rpartition("/")
+    resource_ref = (group, version, kind) if group else (version, kind)
+
+    # Handlers are coroutines: kopf runs plain functions in a thread pool, which costs more
+    # than the work itself at hundreds of watch events a minute.
+    async def index_fn(body: kopf.Body, **_: Any) -> dict[indexes.Key, dict[str, Any]]:
+        return indexes.child_entry(kind, _plain(body))
+
+    async def event_fn(type: str | None, body: kopf.Body, **_: Any) -> None:
+        health.EVENTS.labels(resource=kind).inc()
+        plain = _plain(body)
+        key = indexes.owner_key(plain)
+        if (
+            key is not None
+            and op.workers is not None
+            and op.versions.changed(type, plain, kind=kind)
+        ):
+            op.workers.wake_if_known(key)
+
+    kopf.index(*resource_ref, id=f"md_{kind}", labels=indexes.MANAGED, registry=registry)(index_fn)
+    kopf.on.event(*resource_ref, id=f"{kind}_event", labels=indexes.MANAGED, registry=registry)(
+        event_fn
+    )
+
+
+def _plain(body: kopf.Body) -> dict[str, Any]:
+    """A plain dict snapshot of a kopf body (bodies are live views)."""
+    return {key: body[key] for key in body}

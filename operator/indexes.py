@@ -1,0 +1,133 @@
+"""What the operator remembers of its children and of the nodes, fed by kopf's watches.
+
+kopf keeps these indexes current from watch streams and fills them before any handler
+runs, so a restarted operator sees every existing child before it reconciles (no
+duplicates) and a reconcile reads its observed state from memory, not from the API.
+Entries are trimmed copies: only the fields the planners read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from modeldeploy.operator.planners import naming
+
+Key = tuple[str, str]
+"""(namespace, ModelDeployment name)."""
+
+KINDS = ("pods", "deployments", "jobs", "services", "persistentvolumeclaims")
+MANAGED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
+
+
+def owner_key(body: Mapping[str, Any]) -> Key | None:
+    """The ModelDeployment a child belongs to (its label), or None for strangers."""
+    metadata = body.get("metadata") or {}
+    owner = (metadata.get("labels") or {}).get(naming.LABEL_DEPLOYMENT)
+    namespace = metadata.get("namespace")
+    return (namespace, owner) if owner and namespace else None
+
+
+def _metadata(body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body.get("metadata") or {}
+    keep = (
+        "name",
+        "namespace",
+        "labels",
+        "annotations",
+        "generation",
+        "resourceVersion",
+        "deletionTimestamp",
+        "uid",
+    )
+    # Shallow copies: kopf hands every event a fresh raw object and never mutates it later.
+    return {k: meta[k] for k in keep if k in meta}
+
+
+def child_entry(kind: str, body: Mapping[str, Any]) -> dict[Key, dict[str, Any]]:
+    """The index entry of one child: {owner key: trimmed object}."""
+    key = owner_key(body)
+    if key is None:
+        return {}
+    entry: dict[str, Any] = {
+        "metadata": _metadata(body),
+        "status": dict(body.get("status") or {}),
+    }
+    if kind == "pods":
+        entry["spec"] = {"nodeName": (body.get("spec") or {}).get("nodeName")}
+    elif kind == "deployments":
+        entry["spec"] = {"replicas": (body.get("spec") or {}).get("replicas")}
+    return {key: entry}
+
+
+def node_entry(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every node under one key: name, labels, schedulability and allocatable resources."""
+    metadata, status = body.get("metadata") or {}, body.get("status") or {}
+    return {
+        "nodes": {
+            "metadata": {
+                "name": metadata.get("name"),
+                "labels": dict(metadata.get("labels") or {}),
+            },
+            "spec": {"unschedulable": bool((body.get("spec") or {}).get("unschedulable"))},
+            "status": {
+                "allocatable": dict(status.get("allocatable") or status.get("capacity") or {})
+            },
+        }
+    }
+
+
+class IndexView:
+    """Read access to kopf's indexes (mappings of key → collection of entries)."""
+
+    def __init__(self, indexes: Mapping[str, Mapping[Any, Iterable[dict[str, Any]]]]) -> None:
+        self._indexes = indexes
+
+    def children(self, kind: str, key: Key) -> list[dict[str, Any]]:
+        index = self._indexes.get(kind)
+        if index is None or key not in index:
+            return []
+        return list(index[key])
+
+    def nodes(self) -> list[dict[str, Any]]:
+        index = self._indexes.get("nodes")
+        if index is None or "nodes" not in index:
+            return []
+        return list(index["nodes"])
+
+
+def fingerprint(kind: str, body: Mapping[str, Any]) -> str:
+    """What must change for an event to matter: the resourceVersion, except for Deployments.
+
+    A Deployment's status churns with its pods (whose own events already wake the owner);
+    the operator reads only its generation (spec edits), labels and annotations.
+    """
+    metadata = body.get("metadata") or {}
+    if kind != "deployments":
+        return str(metadata.get("resourceVersion") or "")
+    relevant = (metadata.get("generation"), metadata.get("labels"), metadata.get("annotations"))
+    return repr(relevant)
+
+
+class SeenVersions:
+    """The resourceVersion last seen per object uid, to tell real changes from re-lists.
+
+    A watch that reconnects delivers every object again, unchanged; waking a worker for
+    each would make an idle operator of 500 ModelDeployments busy every few minutes.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def changed(self, event_type: str | None, body: Mapping[str, Any], *, kind: str = "") -> bool:
+        metadata = body.get("metadata") or {}
+        uid, version = metadata.get("uid"), fingerprint(kind, body)
+        if not uid or not version:
+            return True
+        if event_type == "DELETED":
+            self._seen.pop(uid, None)
+            return True
+        if self._seen.get(uid) == version:
+            return False
+        self._seen[uid] = version
+        return True

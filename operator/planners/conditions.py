@@ -1,0 +1,127 @@
+"""Conditions as the Kubernetes API conventions want them (metav1.Condition).
+
+`lastTransitionTime` moves only when a condition's status changes, so writing the same
+status twice is a no-op — which is what keeps status writes from looping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from modeldeploy.operator.api.status import Condition, ConditionStatus, ConditionType
+
+MAX_MESSAGE = 2000
+ORDER = [
+    ConditionType.SPEC_VALID,
+    ConditionType.RESOLVED,
+    ConditionType.FETCHED,
+    ConditionType.VERIFIED,
+    ConditionType.SCHEDULED,
+    ConditionType.READY,
+    ConditionType.DEGRADED,
+]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the planner concluded for one condition type (before times are attached)."""
+
+    type: ConditionType
+    status: ConditionStatus
+    reason: str
+    message: str = ""
+
+
+def true(kind: ConditionType, reason: str, message: str = "") -> Verdict:
+    return Verdict(kind, ConditionStatus.TRUE, reason, message)
+
+
+def false(kind: ConditionType, reason: str, message: str = "") -> Verdict:
+    return Verdict(kind, ConditionStatus.FALSE, reason, message)
+
+
+def unknown(kind: ConditionType, reason: str, message: str = "") -> Verdict:
+    return Verdict(kind, ConditionStatus.UNKNOWN, reason, message)
+
+
+def merge(
+    previous: Iterable[Condition], verdicts: Iterable[Verdict], *, generation: int, now: str
+) -> list[Condition]:
+    """New conditions; a type keeps its lastTransitionTime while its status is unchanged."""
+    before = {condition.type: condition for condition in previous}
+    merged: list[Condition] = []
+    for verdict in sorted(verdicts, key=lambda v: ORDER.index(v.type)):
+        old = before.get(verdict.type.value)
+        keep = old is not None and old.status == verdict.status
+        merged.append(
+            Condition(
+                type=verdict.type.value,
+                status=verdict.status,
+                reason=safe_reason(verdict.reason),
+                message=verdict.message[:MAX_MESSAGE],
+                last_transition_time=old.last_transition_time if keep and old else now,
+                observed_generation=generation,
+            )
+        )
+    return merged
+
+
+def safe_reason(reason: str) -> str:
+    """A reason the CRD accepts (CamelCase letters, digits, _ , :), e.g. from a runtime."""
+    cleaned = "".join(ch for ch in reason if ch.isalnum() or ch in "_,:")
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = "Reason" + cleaned
+    return cleaned.rstrip(",:")[:1024] or "Unknown"
+
+
+def find(conditions: Iterable[Condition], kind: ConditionType) -> Condition | None:
+    return next((c for c in conditions if c.type == kind.value), None)
+
+
+BENIGN_REASONS = frozenset(
+    {
+        "Downloading",
+        "Suspended",
+        "NoReplicas",
+        "RuntimesNotReady",
+        "RuntimeUnreachable",
+        "WaitingForCommit",
+        "Pending",
+        "Resolving",
+        "PerPodFetch",
+        "NotVerifiedYet",
+        "AsExpected",
+    }
+)
+
+
+@dataclass(frozen=True)
+class EventNote:
+    """An Event to post: a condition changed (Warning when it reports a failure)."""
+
+    type: str
+    reason: str
+    message: str
+
+
+def events(previous: Iterable[Condition], current: Iterable[Condition]) -> list[EventNote]:
+    """One Event per condition whose status or reason changed since the last status."""
+    before = {c.type: c for c in previous}
+    notes: list[EventNote] = []
+    for condition in current:
+        old = before.get(condition.type)
+        if old is not None and (old.status, old.reason) == (condition.status, condition.reason):
+            continue
+        bad_value = (
+            ConditionStatus.TRUE
+            if condition.type == ConditionType.DEGRADED.value
+            else ConditionStatus.FALSE
+        )
+        failing = condition.status == bad_value and condition.reason not in BENIGN_REASONS
+        recovered = condition.status == ConditionStatus.TRUE and old is not None
+        if not failing and not recovered:
+            continue  # only failures and recoveries are news; waiting is not
+        message = f"{condition.type}={condition.status.value}: {condition.message}"[:1000]
+        notes.append(EventNote("Warning" if failing else "Normal", condition.reason, message))
+    return notes

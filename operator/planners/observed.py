@@ -1,0 +1,209 @@
+"""Plain views of what the operator observes: pods, fetch Jobs, runtime /status reports.
+
+Parsed here from the API objects and JSON documents (pure functions), so the status
+planner works on a few typed fields and unit tests build them without a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modeldeploy.operator.planners import naming
+
+RUNTIME_STATES = (
+    "Starting",
+    "Fetching",
+    "Verifying",
+    "Loading",
+    "WarmingUp",
+    "Ready",
+    "Draining",
+    "Failed",
+)
+PENDING = "Pending"
+UNREACHABLE = "Unreachable"
+_REASON = re.compile(r"^([A-Z][A-Za-z0-9]*): (.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class RuntimeReport:
+    """One runtime's answer to GET /status, or why there was none (`reachable` False)."""
+
+    reachable: bool
+    state: str = UNREACHABLE
+    progress: float = 0.0
+    reason: str | None = None
+    message: str | None = None
+    commit: str | None = None
+    verified: bool | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+    download: Mapping[str, Any] | None = None
+
+    @classmethod
+    def unreachable(cls, why: str) -> RuntimeReport:
+        return cls(reachable=False, reason="RuntimeUnreachable", message=why)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> RuntimeReport:
+        """Parse the runtime's /status document (unknown states are treated as unreachable)."""
+        state = str(doc.get("state", ""))
+        if state not in RUNTIME_STATES:
+            return cls.unreachable(f"/status answered an unknown state {state!r}")
+        error = doc.get("error") or {}
+        timings = {
+            k: float(v) for k, v in (doc.get("timings") or {}).items() if isinstance(v, int | float)
+        }
+        verified = doc.get("verified")
+        return cls(
+            reachable=True,
+            state=state,
+            progress=min(max(float(doc.get("progress") or 0.0), 0.0), 1.0),
+            reason=error.get("reason") if isinstance(error, dict) else None,
+            message=error.get("message") if isinstance(error, dict) else None,
+            commit=doc.get("commit") if isinstance(doc.get("commit"), str) else None,
+            verified=verified if isinstance(verified, bool) else None,
+            timings=timings,
+            download=doc.get("download") if isinstance(doc.get("download"), dict) else None,
+        )
+
+
+@dataclass(frozen=True)
+class PodView:
+    """The fields of a runtime pod the status needs."""
+
+    name: str
+    node: str | None = None
+    ip: str | None = None
+    phase: str = "Pending"
+    commit_label: str | None = None
+    deleting: bool = False
+    scheduled: bool | None = None
+    unschedulable_message: str | None = None
+    restarts: int = 0
+    running: bool = False
+    waiting_reason: str | None = None
+    waiting_message: str | None = None
+    terminated_reason: str | None = None
+    terminated_message: str | None = None
+
+    @classmethod
+    def from_pod(cls, pod: Mapping[str, Any]) -> PodView:
+        metadata, spec, status = pod.get("metadata", {}), pod.get("spec", {}), pod.get("status", {})
+        scheduled = _condition(status, "PodScheduled")
+        container = _runtime_container_status(status)
+        state = container.get("state", {})
+        last = container.get("lastState", {}).get("terminated") or {}
+        terminated = state.get("terminated") or last
+        return cls(
+            name=metadata.get("name", "?"),
+            node=spec.get("nodeName"),
+            ip=status.get("podIP"),
+            phase=status.get("phase", "Pending"),
+            commit_label=(metadata.get("labels") or {}).get(naming.LABEL_REVISION),
+            deleting=bool(metadata.get("deletionTimestamp")),
+            scheduled=None if scheduled is None else scheduled.get("status") == "True",
+            unschedulable_message=(scheduled or {}).get("message")
+            if scheduled and scheduled.get("status") != "True"
+            else None,
+            restarts=int(container.get("restartCount", 0)),
+            running="running" in state,
+            waiting_reason=(state.get("waiting") or {}).get("reason"),
+            waiting_message=(state.get("waiting") or {}).get("message"),
+            terminated_reason=terminated.get("reason"),
+            terminated_message=terminated.get("message"),
+        )
+
+    @property
+    def failure(self) -> tuple[str, str] | None:
+        """(reason, message) from the termination message (the runtime writes `Reason: text`)."""
+        if self.terminated_message:
+            match = _REASON.match(self.terminated_message.strip())
+            if match:
+                return match[1], match[2]
+            return self.terminated_reason or "Terminated", self.terminated_message.strip()
+        if self.waiting_reason in {
+            "CrashLoopBackOff",
+            "ImagePullBackOff",
+            "ErrImagePull",
+            "CreateContainerConfigError",
+            "InvalidImageName",
+        }:
+            return self.waiting_reason, self.waiting_message or self.waiting_reason
+        return None
+
+
+def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
+
+
+def _runtime_container_status(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    statuses = status.get("containerStatuses") or []
+    return next(
+        (s for s in statuses if s.get("name") == "runtime"), statuses[0] if statuses else {}
+    )
+
+
+@dataclass(frozen=True)
+class FetchView:
+    """A fetch Job for one commit, with its latest progress line when one was read."""
+
+    name: str
+    commit: str
+    active: bool = False
+    succeeded: bool = False
+    failed: bool = False
+    started_at: str | None = None
+    completed_at: str | None = None
+    failure_message: str | None = None
+    progress: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_job(
+        cls, job: Mapping[str, Any], *, progress: Mapping[str, Any] | None = None
+    ) -> FetchView:
+        metadata, status = job.get("metadata", {}), job.get("status", {})
+        conditions = {
+            c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"
+        }
+        failed = conditions.get("Failed")
+        return cls(
+            name=metadata.get("name", "?"),
+            commit=(metadata.get("annotations") or {}).get(naming.ANNOTATION_COMMIT, ""),
+            active=bool(status.get("active")),
+            succeeded="Complete" in conditions or bool(status.get("succeeded")),
+            failed=failed is not None,
+            started_at=status.get("startTime"),
+            completed_at=status.get("completionTime"),
+            failure_message=(failed or {}).get("message"),
+            progress=progress,
+        )
+
+    @property
+    def error(self) -> tuple[str, str] | None:
+        """The fetcher's typed reason (from its last JSON line), else the Job's own message."""
+        if self.progress and self.progress.get("event") == "error":
+            return str(self.progress.get("reason") or "FetchFailed"), str(
+                self.progress.get("message") or ""
+            )
+        if self.failed:
+            return "FetchFailed", self.failure_message or "the fetch Job failed"
+        return None
+
+
+def last_progress_line(log_text: str) -> dict[str, Any] | None:
+    """The last `--progress json` line of a fetch log (other lines are ignored)."""
+    for raw in reversed(log_text.splitlines()):
+        line = raw.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and "event" in doc:
+            return doc
+    return None

@@ -1,0 +1,226 @@
+"""Where a replica may run: GPU resources, affinity, tolerations, and the preflight fit.
+
+Node labels follow NVIDIA GPU feature discovery: `nvidia.com/gpu.product` (e.g.
+NVIDIA-H100-80GB-HBM3) and `nvidia.com/gpu.memory` (MiB per GPU). A MIG resource such as
+`nvidia.com/mig-3g.40gb` has its own memory label, `nvidia.com/mig-3g.40gb.memory`.
+
+The scheduler does the real fitting; the preflight check exists so that a model that fits
+on no node says so (`NoFittingGPUNode`, with what it needs and what the best node offers)
+instead of leaving pods Pending forever.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modeldeploy.operator.api.spec import GpuSpec, ModelDeploymentSpec
+from modeldeploy.operator.api.types import parse_quantity
+from modeldeploy.operator.planners import memory
+
+GPU_RESOURCE = "nvidia.com/gpu"
+PRODUCT_LABEL = "nvidia.com/gpu.product"
+MEMORY_LABEL = "nvidia.com/gpu.memory"
+GPU_TOLERATION: dict[str, Any] = {"key": "nvidia.com/gpu", "operator": "Exists"}
+MAX_WEIGHT = 100
+
+
+def memory_label(resource_name: str) -> str:
+    """The node label holding MiB per device of `resource_name` (MIG profiles have their own)."""
+    if resource_name == GPU_RESOURCE:
+        return MEMORY_LABEL
+    return f"{resource_name}.memory"
+
+
+def min_memory_mib(gpu: GpuSpec) -> int | None:
+    """`gpu.minMemory` in MiB (rounded up), or None when not set."""
+    if gpu.min_memory is None:
+        return None
+    return memory.to_mib(int(parse_quantity(gpu.min_memory)))
+
+
+def gpu_resources(gpu: GpuSpec) -> dict[str, str]:
+    """Extended resources of one replica (limits, and equal requests); empty on CPU."""
+    return {gpu.resource_name: str(gpu.count)} if gpu.count > 0 else {}
+
+
+def required_terms(gpu: GpuSpec) -> list[dict[str, Any]]:
+    """matchExpressions every node must satisfy: an allowed product and enough memory."""
+    if gpu.count == 0:
+        return []
+    expressions: list[dict[str, Any]] = []
+    if gpu.products:
+        expressions.append({"key": PRODUCT_LABEL, "operator": "In", "values": list(gpu.products)})
+    min_mib = min_memory_mib(gpu)
+    if min_mib is not None:
+        label = memory_label(gpu.resource_name)
+        expressions.append({"key": label, "operator": "Gt", "values": [str(min_mib - 1)]})
+    return expressions
+
+
+def preferred_terms(gpu: GpuSpec) -> list[dict[str, Any]]:
+    """One preferred term per product, weights falling with the product's position."""
+    if gpu.count == 0 or len(gpu.products) < 2:
+        return []
+    step = MAX_WEIGHT // len(gpu.products)
+    return [
+        {
+            "weight": MAX_WEIGHT - index * step,
+            "preference": {
+                "matchExpressions": [{"key": PRODUCT_LABEL, "operator": "In", "values": [product]}]
+            },
+        }
+        for index, product in enumerate(gpu.products)
+    ]
+
+
+def pod_placement(spec: ModelDeploymentSpec) -> dict[str, Any]:
+    """nodeSelector, affinity and tolerations of a runtime pod, user placement merged in."""
+    gpu, user = spec.gpu, spec.placement
+    affinity = merge_affinity(
+        copy.deepcopy(user.affinity), required=required_terms(gpu), preferred=preferred_terms(gpu)
+    )
+    tolerations = [copy.deepcopy(t) for t in user.tolerations]
+    if gpu.count > 0 and GPU_TOLERATION not in tolerations:
+        tolerations.append(dict(GPU_TOLERATION))
+    placement: dict[str, Any] = {}
+    if user.node_selector:
+        placement["nodeSelector"] = dict(user.node_selector)
+    if affinity:
+        placement["affinity"] = affinity
+    if tolerations:
+        placement["tolerations"] = tolerations
+    return placement
+
+
+def merge_affinity(
+    affinity: dict[str, Any], *, required: list[dict[str, Any]], preferred: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The user's affinity with the GPU rules added: ANDed into every required term."""
+    if not required and not preferred:
+        return affinity
+    node = affinity.setdefault("nodeAffinity", {})
+    if required:
+        key = "requiredDuringSchedulingIgnoredDuringExecution"
+        terms = node.setdefault(key, {}).setdefault("nodeSelectorTerms", [])
+        if not terms:
+            terms.append({})
+        for term in terms:
+            term.setdefault("matchExpressions", []).extend(copy.deepcopy(required))
+    if preferred:
+        node.setdefault("preferredDuringSchedulingIgnoredDuringExecution", []).extend(preferred)
+    return affinity
+
+
+@dataclass(frozen=True)
+class NodeOffer:
+    """What one node offers a replica: devices of the resource, product, MiB per device."""
+
+    name: str
+    product: str | None
+    devices: int
+    memory_mib: int | None
+    schedulable: bool
+    labels: Mapping[str, str]
+
+    @classmethod
+    def from_node(cls, node: Mapping[str, Any], *, resource_name: str) -> NodeOffer:
+        metadata, status = node.get("metadata", {}), node.get("status", {})
+        labels: dict[str, str] = metadata.get("labels") or {}
+        allocatable = status.get("allocatable") or status.get("capacity") or {}
+        raw_memory = labels.get(memory_label(resource_name))
+        return cls(
+            name=metadata.get("name", "?"),
+            product=labels.get(PRODUCT_LABEL),
+            devices=int(parse_quantity(allocatable.get(resource_name, 0))),
+            memory_mib=int(raw_memory) if raw_memory and raw_memory.isdigit() else None,
+            schedulable=not (node.get("spec") or {}).get("unschedulable", False),
+            labels=labels,
+        )
+
+    def describe(self) -> str:
+        memory_text = "unknown memory" if self.memory_mib is None else f"{self.memory_mib} MiB"
+        product = self.product or "unknown product"
+        return f"{self.name} offers {self.devices}x {product} with {memory_text}"
+
+
+@dataclass(frozen=True)
+class Need:
+    """What one replica needs from a node."""
+
+    resource_name: str
+    devices: int
+    products: Sequence[str]
+    memory_mib: int
+    node_selector: Mapping[str, str]
+
+    def describe(self) -> str:
+        products = f" of {', '.join(self.products)}" if self.products else ""
+        return (
+            f"needs {self.devices}x {self.resource_name}{products} with at least "
+            f"{self.memory_mib} MiB each"
+        )
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The preflight outcome: the best node (fits) or why none does (message)."""
+
+    fits: bool
+    node: str | None
+    product: str | None
+    message: str
+
+
+def need_of(spec: ModelDeploymentSpec, *, estimated_bytes: int | None) -> Need:
+    """Per-device MiB: the larger of minMemory and the estimate spread over the GPUs."""
+    min_mib = min_memory_mib(spec.gpu) or 0
+    estimate_mib = 0
+    if estimated_bytes is not None:
+        estimate_mib = memory.to_mib(memory.per_gpu(estimated_bytes, gpus=spec.gpu.count))
+    return Need(
+        resource_name=spec.gpu.resource_name,
+        devices=spec.gpu.count,
+        products=tuple(spec.gpu.products),
+        memory_mib=max(min_mib, estimate_mib),
+        node_selector=dict(spec.placement.node_selector),
+    )
+
+
+def fits(offer: NodeOffer, need: Need) -> bool:
+    """Whether a replica could ever run on the node (capacity, not current usage)."""
+    return (
+        offer.schedulable
+        and offer.devices >= need.devices
+        and (not need.products or offer.product in need.products)
+        and offer.memory_mib is not None
+        and offer.memory_mib >= need.memory_mib
+        and all(offer.labels.get(k) == v for k, v in need.node_selector.items())
+    )
+
+
+def preflight(nodes: Iterable[Mapping[str, Any]], need: Need) -> Fit:
+    """The best fitting node (highest-priority product, then most memory) or why none fits."""
+    offers = [NodeOffer.from_node(node, resource_name=need.resource_name) for node in nodes]
+    fitting = [offer for offer in offers if fits(offer, need)]
+    if fitting:
+        best = min(fitting, key=lambda offer: _rank(offer, need))
+        return Fit(
+            True, best.name, best.product, f"{best.name} ({best.product}) can host a replica"
+        )
+    return Fit(False, None, None, _no_fit_message(offers, need))
+
+
+def _rank(offer: NodeOffer, need: Need) -> tuple[int, int]:
+    priority = need.products.index(offer.product) if offer.product in need.products else 0
+    return (priority, -(offer.memory_mib or 0))
+
+
+def _no_fit_message(offers: list[NodeOffer], need: Need) -> str:
+    candidates = [offer for offer in offers if offer.devices > 0]
+    if not candidates:
+        return f"a replica {need.describe()}; no node offers {need.resource_name} at all"
+    best = max(candidates, key=lambda offer: (offer.memory_mib or 0, offer.devices))
+    return f"a replica {need.describe()}; the best node, {best.describe()}"

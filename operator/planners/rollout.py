@@ -1,0 +1,109 @@
+"""Which children should exist now: the plan for one ModelDeployment.
+
+The decisions that make a rollout safe live here, away from any I/O:
+* a resolved commit is fetched by its own Job (cache mode) and the Deployment moves to it
+  only once that Job succeeded, so old replicas serve meanwhile;
+* nothing fits (preflight) or `suspend: true` → zero replicas (the cache stays);
+* Jobs of commits neither served nor being fetched are obsolete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modeldeploy.operator.api.spec import ModelDeploymentSpec
+from modeldeploy.operator.config import Settings
+from modeldeploy.operator.planners import fetchjob, naming, workload
+from modeldeploy.operator.planners.placement import Fit
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything besides the spec that the children depend on."""
+
+    names: naming.Names
+    uid: str
+    settings: Settings
+    commit: str | None
+    """The resolved commit (None before the first successful resolve)."""
+    deployed_commit: str | None = None
+    """The commit the existing Deployment serves (its annotation), if any."""
+    fetched_commits: frozenset[str] = frozenset()
+    """Commits whose fetch Job succeeded."""
+    fit: Fit | None = None
+    weight_bytes: int | None = None
+    render: bool = False
+    """`modeldeploy render`: show every object, as if the commit were resolved and fetched."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    objects: list[dict[str, Any]]
+    serving_commit: str | None
+    replicas: int
+    fetch_commit: str | None
+    keep_jobs: frozenset[str] = field(default_factory=frozenset)
+
+
+def serving_commit(spec: ModelDeploymentSpec, ctx: Context) -> str | None:
+    """The commit the replicas should run now."""
+    if spec.cache is None or ctx.render:
+        return ctx.commit or ctx.deployed_commit
+    if ctx.commit is not None and ctx.commit in ctx.fetched_commits:
+        return ctx.commit
+    return ctx.deployed_commit
+
+
+def desired_replicas(spec: ModelDeploymentSpec, ctx: Context) -> int:
+    if spec.suspend or (ctx.fit is not None and not ctx.fit.fits):
+        return 0
+    return spec.replicas
+
+
+def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
+    """The objects to apply (server-side, in this order) and the decisions behind them."""
+    names, settings = ctx.names, ctx.settings
+    image = spec.runtime.image or settings.runtime_image
+    endpoint = settings.endpoint_for(spec.model.endpoint)
+    objects: list[dict[str, Any]] = []
+    fetch_commit = ctx.commit if spec.cache is not None else None
+    if spec.cache is not None:
+        objects.append(
+            fetchjob.cache_claim(
+                spec, names=names, uid=ctx.uid, storage_class=settings.cache_storage_class
+            )
+        )
+        if fetch_commit is not None or ctx.render:
+            objects.append(
+                fetchjob.fetch_job(
+                    spec,
+                    names=names,
+                    uid=ctx.uid,
+                    commit=fetch_commit,
+                    image=image,
+                    endpoint=endpoint,
+                )
+            )
+    serving = serving_commit(spec, ctx)
+    replicas = desired_replicas(spec, ctx)
+    if serving is not None or ctx.render:
+        inputs = workload.WorkloadInputs(
+            names=names,
+            uid=ctx.uid,
+            commit=serving,
+            image=image,
+            endpoint=endpoint,
+            replicas=replicas,
+            weight_bytes=ctx.weight_bytes,
+        )
+        objects.append(workload.deployment(spec, inputs))
+    objects.append(workload.service(spec, names=names, uid=ctx.uid))
+    if spec.monitoring.service_monitor:
+        objects.append(workload.service_monitor(names=names, uid=ctx.uid))
+    keep = {
+        names.fetch_job(c)
+        for c in (fetch_commit, serving)
+        if c is not None and spec.cache is not None
+    }
+    return Plan(objects, serving, replicas, fetch_commit, frozenset(keep))

@@ -1,0 +1,224 @@
+"""The serving workload: a Deployment running `modeldeploy serve`, its Service, a ServiceMonitor.
+
+Two ways to get the weights into a replica:
+* cache (spec.cache set): the cache volume is mounted read-only at /cache and the runtime
+  serves `/cache/<commit>`; it never downloads.
+* per pod (no cache): an emptyDir at /model and `--repo/--revision/--endpoint`; the runtime
+  fetches and verifies itself before loading (its /status says Fetching, Verifying).
+
+Rollouts: maxUnavailable 0, so old replicas keep serving until new ones pass /readyz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modeldeploy.operator.api.spec import ModelDeploymentSpec, VerifyMode
+from modeldeploy.operator.planners import fetchjob, naming, placement, probes
+
+MODEL_MOUNT = "/model"
+TERMINATION_LOG = "/dev/termination-log"
+DRAIN_GRACE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class WorkloadInputs:
+    """What the Deployment depends on besides the spec."""
+
+    names: naming.Names
+    uid: str
+    commit: str | None
+    image: str
+    endpoint: str | None
+    replicas: int
+    weight_bytes: int | None
+
+
+def serve_args(
+    spec: ModelDeploymentSpec, *, name: str, commit: str | None, endpoint: str | None
+) -> list[str]:
+    """`modeldeploy serve` arguments of the runtime container."""
+    runtime = spec.runtime
+    revision = commit or spec.model.revision
+    model_dir = fetchjob.cache_dir(revision) if spec.cache else MODEL_MOUNT
+    args = [
+        "serve",
+        "--model-dir",
+        model_dir,
+        "--port",
+        str(runtime.port),
+        "--device",
+        "cuda" if spec.gpu.count > 0 else "cpu",
+        "--dtype",
+        runtime.dtype.value,
+        "--task",
+        spec.task.value,
+        "--served-model-name",
+        name,
+        "--termination-log",
+        TERMINATION_LOG,
+    ]
+    if runtime.verify is VerifyMode.FULL:
+        args += ["--verify", "full"]
+    if spec.cache is None:
+        args += ["--repo", spec.model.repo, "--revision", revision]
+        if endpoint:
+            args += ["--endpoint", endpoint]
+        if spec.model.allow_pickle:
+            args.append("--allow-pickle")
+    if not runtime.warmup.enabled:
+        args.append("--no-warmup")
+    else:
+        args += ["--warmup-prompt", runtime.warmup.prompt]
+        args += ["--warmup-max-tokens", str(runtime.warmup.max_tokens)]
+    return args
+
+
+def container_resources(spec: ModelDeploymentSpec) -> dict[str, Any]:
+    """The user's resources with the GPU resource added as a limit and an equal request."""
+    gpus = placement.gpu_resources(spec.gpu)
+    requests = {k: str(v) for k, v in spec.resources.requests.items()} | gpus
+    limits = {k: str(v) for k, v in spec.resources.limits.items()} | gpus
+    resources: dict[str, Any] = {}
+    if requests:
+        resources["requests"] = requests
+    if limits:
+        resources["limits"] = limits
+    return resources
+
+
+def _volumes(
+    spec: ModelDeploymentSpec, names: naming.Names
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    tmp_volume: dict[str, Any] = {"name": "tmp", "emptyDir": {}}
+    tmp_mount: dict[str, Any] = {"name": "tmp", "mountPath": fetchjob.SCRATCH}
+    if spec.cache is not None:
+        claim = {"claimName": names.cache_claim, "readOnly": True}
+        volumes: list[dict[str, Any]] = [
+            {"name": fetchjob.CACHE_VOLUME, "persistentVolumeClaim": claim},
+            tmp_volume,
+        ]
+        mounts = [
+            {"name": fetchjob.CACHE_VOLUME, "mountPath": fetchjob.CACHE_MOUNT, "readOnly": True},
+            tmp_mount,
+        ]
+        return volumes, mounts
+    model_volume = {"name": "model", "emptyDir": {}}
+    return [model_volume, tmp_volume], [{"name": "model", "mountPath": MODEL_MOUNT}, tmp_mount]
+
+
+def runtime_container(
+    spec: ModelDeploymentSpec, inputs: WorkloadInputs, mounts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    budget = probes.startup_budget(
+        weight_bytes=inputs.weight_bytes,
+        per_pod_download=spec.cache is None,
+        full_verify=spec.runtime.verify is VerifyMode.FULL,
+    )
+    env = [
+        {"name": "HOME", "value": fetchjob.SCRATCH},
+        {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+    ]
+    if spec.cache is None:
+        env = fetchjob.token_env(spec) + env
+    return {
+        "name": "runtime",
+        "image": inputs.image,
+        "command": ["modeldeploy"],
+        "args": serve_args(
+            spec, name=inputs.names.name, commit=inputs.commit, endpoint=inputs.endpoint
+        ),
+        "ports": [{"name": "http", "containerPort": spec.runtime.port, "protocol": "TCP"}],
+        "env": env,
+        "resources": container_resources(spec),
+        "volumeMounts": mounts,
+        **probes.probes(budget),
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            **fetchjob.restricted_container_security(),
+            "readOnlyRootFilesystem": True,
+        },
+    }
+
+
+def deployment(spec: ModelDeploymentSpec, inputs: WorkloadInputs) -> dict[str, Any]:
+    """The runtime Deployment (replicas already decided: 0 when suspended or nothing fits)."""
+    names = inputs.names
+    labels = naming.child_labels(
+        names.name, component=naming.COMPONENT_RUNTIME, commit=inputs.commit
+    )
+    annotations = {naming.ANNOTATION_COMMIT: inputs.commit or naming.UNRESOLVED_REVISION}
+    volumes, mounts = _volumes(spec, names)
+    pod_spec: dict[str, Any] = {
+        "containers": [runtime_container(spec, inputs, mounts)],
+        "volumes": volumes,
+        "terminationGracePeriodSeconds": DRAIN_GRACE_SECONDS,
+        "securityContext": {"fsGroup": fetchjob.RUN_AS_GROUP_FS, "runAsNonRoot": True},
+        "enableServiceLinks": False,
+        **placement.pod_placement(spec),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": names.deployment,
+            "namespace": names.namespace,
+            "labels": labels,
+            "annotations": dict(annotations),
+            "ownerReferences": [naming.owner_reference(name=names.name, uid=inputs.uid)],
+        },
+        "spec": {
+            "replicas": inputs.replicas,
+            "selector": {"matchLabels": naming.runtime_selector(names.name)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "template": {
+                "metadata": {"labels": dict(labels), "annotations": dict(annotations)},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def service(spec: ModelDeploymentSpec, *, names: naming.Names, uid: str) -> dict[str, Any]:
+    """The ClusterIP Service in front of the Ready replicas (port `http`)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": names.service,
+            "namespace": names.namespace,
+            "labels": naming.common_labels(names.name)
+            | {naming.LABEL_COMPONENT: naming.COMPONENT_RUNTIME},
+            "ownerReferences": [naming.owner_reference(name=names.name, uid=uid)],
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": naming.runtime_selector(names.name),
+            "ports": [
+                {"name": "http", "port": spec.runtime.port, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def service_monitor(*, names: naming.Names, uid: str) -> dict[str, Any]:
+    """A Prometheus-operator ServiceMonitor scraping the runtime's /metrics."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {
+            "name": names.service_monitor,
+            "namespace": names.namespace,
+            "labels": naming.common_labels(names.name),
+            "ownerReferences": [naming.owner_reference(name=names.name, uid=uid)],
+        },
+        "spec": {
+            "selector": {"matchLabels": naming.runtime_selector(names.name)},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+    }

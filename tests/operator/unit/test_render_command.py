@@ -1,0 +1,84 @@
+"""`modeldeploy render`: the planners' objects as YAML, no network; bad files name every field."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from modeldeploy.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("render touched the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_cached_example_renders_every_child(
+    no_network: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", str(ROOT / "examples/cached-embeddings.yaml")]) == 0
+    out = capsys.readouterr().out
+    docs = list(yaml.safe_load_all(out))
+    assert [d["kind"] for d in docs] == ["PersistentVolumeClaim", "Job", "Deployment", "Service"]
+    assert "&id" not in out
+    deployment = docs[2]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {
+        "nvidia.com/mig-1g.10gb": "1"
+    }
+
+
+def test_unresolved_branch_is_said_in_a_comment(
+    no_network: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", str(ROOT / "examples/gpu-llama-products.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "# Revision 'main' is not resolved here" in out
+    deployment = next(d for d in yaml.safe_load_all(out) if d["kind"] == "Deployment")
+    assert (
+        deployment["spec"]["template"]["metadata"]["labels"]["modeldeploy.io/revision"]
+        == "unresolved"
+    )
+
+
+def test_nodes_file_runs_the_preflight(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nodes = tmp_path / "nodes.yaml"
+    nodes.write_text((ROOT / "tests/support/nodes/kwok-t4-0.yaml").read_text())
+    assert (
+        main(["render", str(ROOT / "examples/gpu-llama-products.yaml"), "--nodes", str(nodes)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "# Preflight: NoFittingGPUNode:" in out
+    deployment = next(d for d in yaml.safe_load_all(out) if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 0
+
+
+def test_invalid_file_lists_every_problem_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "modeldeploy.io/v1alpha1",
+                "kind": "ModelDeployment",
+                "metadata": {"name": "x"},
+                "spec": {"model": {"repo": "acme/tiny"}, "gpu": {"count": -1}, "replicas": "two"},
+            }
+        )
+    )
+    assert main(["render", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "spec.gpu.count" in err and "spec.replicas" in err
+
+
+def test_missing_file_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "/nonexistent.yaml"]) == 1
+    assert "/nonexistent.yaml" in capsys.readouterr().err
