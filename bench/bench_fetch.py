@@ -13,7 +13,7 @@ Each timing is the best of `--repeat` rounds, the contenders taking turns in eve
 (the files are in the page cache for all hashing runs). The machine may be shared: read the
 ratios, not the absolute speeds.
 
-    python bench/bench_fetch.py [--file-mb 256] [--files 4] [--repeat 3]
+    python bench/bench_fetch.py [--file-mb 256] [--files 4] [--repeat 5]
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support import hubserver, tinymodels
+from tests.support.net import free_port
 
 REPO = "demo/tiny-chat"
 
@@ -39,13 +39,6 @@ def say(message: str) -> None:
 
 def modeldeploy(*args: str) -> list[str]:
     return [sys.executable, "-m", "modeldeploy", *args]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def http(url: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:

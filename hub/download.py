@@ -20,7 +20,7 @@ from typing import Any
 
 from modeldeploy.hub import hashing, paths, transfer, writeback
 from modeldeploy.hub.errors import FetchError, FetchReason
-from modeldeploy.hub.manifest import MANIFEST_DIR
+from modeldeploy.hub.layout import MANIFEST_DIR
 from modeldeploy.hub.progress import ProgressMeter
 from modeldeploy.hub.remote import RemoteFile
 from modeldeploy.hub.throttle import Throttle

@@ -30,6 +30,8 @@ class FetchReason(StrEnum):
     ManifestInvalid = "ManifestInvalid"
     Locked = "Locked"
     VerificationFailed = "VerificationFailed"
+    InvalidRepoId = "InvalidRepoId"
+    DestinationUnusable = "DestinationUnusable"
 
 
 # Failures worth another attempt: the network may recover; the others will not change.
@@ -53,3 +55,41 @@ class FetchError(Exception):
 
     def __repr__(self) -> str:
         return f"FetchError({self.reason.value}, {self.message!r})"
+
+
+# The hub's `X-Error-Code` header names the failure exactly; it wins over the status.
+_HUB_ERROR_CODES = {
+    "GatedRepo": (
+        FetchReason.GatedRepo,
+        "gated repo; request access on the hub "
+        "and set HF_TOKEN to a token of an account that was granted it",
+    ),
+    "RepoNotFound": (
+        FetchReason.RepoNotFound,
+        "repository not found (if it is private, set HF_TOKEN to a token that can read it)",
+    ),
+    "RevisionNotFound": (FetchReason.RevisionNotFound, "revision not found"),
+    "EntryNotFound": (FetchReason.EntryNotFound, "file not found"),
+}
+
+
+def from_http(status: int, code: str | None, where: str, *, file: bool) -> FetchError:
+    """The one mapping of a hub HTTP error to a reason, for the hub client and raw transfers.
+
+    `file`: whether `where` is a file download (`/resolve/...`) rather than a repo API call.
+    Without an error code a 404 means the thing asked for is missing: the file for a
+    download, the repo for an API call (the hub answers an unknown repo with a bare 404).
+    """
+    known = _HUB_ERROR_CODES.get(code or "")
+    if known is not None:
+        return FetchError(known[0], f"{where}: {known[1]}")
+    if status == 404:
+        missing = FetchReason.EntryNotFound if file else FetchReason.RepoNotFound
+        return FetchError(missing, f"{where}: {_HUB_ERROR_CODES[missing.value][1]} (HTTP 404)")
+    if status in (401, 403):
+        return FetchError(
+            FetchReason.Unauthorized,
+            f"{where}: HTTP {status}: not authorized "
+            "(set HF_TOKEN to a token that can read this repo)",
+        )
+    return FetchError(FetchReason.NetworkError, f"{where}: HTTP {status} from the hub")

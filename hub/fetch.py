@@ -3,7 +3,9 @@ the manifest, last. The one entry point the command line, the operator's fetch J
 runtime share.
 
 Idempotent: a directory whose manifest already names this repo, commit and file set (with
-every file present at its size) is left alone, so a re-run downloads nothing. A changed
+every file present at its size) is left alone, so a re-run downloads nothing. Such a run
+hashes nothing either, and says so: its `done` event carries `alreadyComplete: true` and
+`verified: "manifest"` (what was checked), not a verification it did not do. A changed
 revision first removes the old manifest, so a half-updated directory never looks complete.
 """
 
@@ -17,13 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modeldeploy.hub import download, engine, hubapi, listing, lock, resolve
+from modeldeploy.hub import download, engine, hubapi, listing, lock, paths, repoid, resolve
+from modeldeploy.hub.errors import FetchError, FetchReason
 from modeldeploy.hub.manifest import (
     Manifest,
     ManifestError,
     ManifestFile,
     manifest_path,
     read_manifest,
+    repairing_path,
     write_manifest,
 )
 from modeldeploy.hub.progress import ProgressEvent, ProgressMeter
@@ -72,10 +76,11 @@ def fetch(
     stops it within a fraction of a second with reason Interrupted, keeping partials.
     """
     started = time.monotonic()
+    repoid.check_repo_id(repo)
     endpoint_url = hubapi.endpoint_or_default(endpoint)
     meter = ProgressMeter(on_progress=on_progress)
     meter.emit(force=True)
-    dest.mkdir(parents=True, exist_ok=True)
+    _make_dest(dest)
     with lock.directory_lock(dest, timeout=lock_timeout):
         commit = resolve.resolve_revision(repo, revision, endpoint=endpoint_url, token=token)
         files = listing.list_files(
@@ -92,12 +97,8 @@ def fetch(
             raise download.interrupted(repo)
         current = _complete_manifest(dest, repo=repo, commit=commit, files=files)
         if current is not None:
-            meter.start(
-                "verifying",
-                bytes_total=current.total_bytes,
-                files_total=len(files),
-                bytes_done=current.total_bytes,
-            )
+            meter.bytes_done = meter.bytes_total = current.total_bytes
+            meter.files_total = len(files)
             return _finish(meter, current, dest, started=started, complete=True)
         _retire_manifest(dest, keep=files)
         engine.check_disk_space(dest, files)
@@ -141,15 +142,29 @@ def _finish(
         manifest=manifest_path(dest),
     )
     meter.files_done = len(manifest.files)
+    # A complete directory was checked against its manifest (sizes), not re-hashed.
     meter.emit(
         force=True,
         phase="done",
         seconds=round(result.seconds, 3),
-        verified=True,
+        verified="manifest" if complete else True,
+        alreadyComplete=complete,
         commit=result.commit,
         bytesDownloaded=result.bytes_downloaded,
     )
     return result
+
+
+def _make_dest(dest: Path) -> None:
+    """Create the fetch directory, as a typed failure naming it when that is impossible."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / paths.MANIFEST_DIR).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise FetchError(
+            FetchReason.DestinationUnusable,
+            f"{dest}: cannot create the fetch directory: {exc.strerror or exc}",
+        ) from exc
 
 
 def _download_and_record(
@@ -203,14 +218,18 @@ def _complete_manifest(
         if remote.sha256 is not None and remote.sha256 != entry.sha256:
             return None
     for entry in manifest.files:
-        path = dest / entry.path
+        path = paths.target_in(dest, entry.path)
         if not path.is_file() or path.stat().st_size != entry.size:
             return None
     return manifest
 
 
 def _retire_manifest(dest: Path, *, keep: Sequence[RemoteFile]) -> None:
-    """Remove the old manifest before any file changes, and files only it listed."""
+    """Remove the old manifest before any file changes, and files only it listed.
+
+    A failed repair's manifest copy goes too: the new manifest will be the only record.
+    """
+    repairing_path(dest).unlink(missing_ok=True)
     try:
         old = read_manifest(dest)
     except ManifestError:
@@ -220,7 +239,7 @@ def _retire_manifest(dest: Path, *, keep: Sequence[RemoteFile]) -> None:
     kept = {f.path for f in keep}
     for entry in old.files:
         if entry.path not in kept:
-            (dest / entry.path).unlink(missing_ok=True)
+            paths.target_in(dest, entry.path).unlink(missing_ok=True)
 
 
 def _write(

@@ -9,16 +9,11 @@ buffers, so hashing in worker threads runs on all cores.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 # Big reads keep the per-call overhead negligible and let hashlib drop the GIL.
 READ_CHUNK = 8 * 1024 * 1024
-
-
-def git_blob_sha1(data: bytes) -> str:
-    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
-    digest.update(data)
-    return digest.hexdigest()
 
 
 class ContentDigests:
@@ -46,8 +41,17 @@ class ContentDigests:
         return None if self._sha1 is None else self._sha1.hexdigest()
 
 
-def feed_file(path: Path, digests: ContentDigests, *, limit: int | None = None) -> int:
-    """Hash the first `limit` bytes of `path` (all when None) into `digests`; return the count."""
+def feed_file(
+    path: Path,
+    digests: ContentDigests,
+    *,
+    limit: int | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
+    """Hash the first `limit` bytes of `path` (all when None) into `digests`; return the count.
+
+    `on_chunk(count)` after every read lets a caller report progress while large files hash.
+    """
     buffer = bytearray(READ_CHUNK)
     view = memoryview(buffer)
     done = 0
@@ -59,10 +63,6 @@ def feed_file(path: Path, digests: ContentDigests, *, limit: int | None = None) 
                 break
             digests.update(view[:count])
             done += count
+            if on_chunk is not None:
+                on_chunk(count)
     return done
-
-
-def sha256_file(path: Path) -> str:
-    digests = ContentDigests(size=0, want_git_sha1=False)
-    feed_file(path, digests)
-    return digests.sha256

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from modeldeploy.hub.errors import FetchError, FetchReason
+from modeldeploy.hub.errors import FetchError, FetchReason, from_http
 from modeldeploy.hub.transfer import DEFAULT_ENDPOINT
 
 T = TypeVar("T")
@@ -55,6 +55,8 @@ def translate(exc: BaseException, *, what: str) -> FetchError:
 
     if isinstance(exc, FetchError):
         return exc
+    if isinstance(exc, errors.HFValidationError):
+        return FetchError(FetchReason.InvalidRepoId, f"{what}: {str(exc).splitlines()[0]}")
     if isinstance(exc, errors.GatedRepoError):
         return FetchError(
             FetchReason.GatedRepo,
@@ -74,19 +76,7 @@ def _translate_http(exc: Any, *, what: str) -> FetchError:
     response = exc.response
     status = response.status_code if response is not None else 0
     code = response.headers.get("X-Error-Code") if response is not None else None
-    if code == "RepoNotFound" or (status == 404 and code is None):
-        return FetchError(
-            FetchReason.RepoNotFound,
-            f"{what}: repository not found (if it is "
-            "private, set HF_TOKEN to a token that can read it)",
-        )
-    if status in (401, 403):
-        return FetchError(
-            FetchReason.Unauthorized,
-            f"{what}: HTTP {status}: not authorized "
-            "(set HF_TOKEN to a token that can read this repo)",
-        )
-    return FetchError(FetchReason.NetworkError, f"{what}: HTTP {status} from the hub")
+    return from_http(status, code, what, file=False)
 
 
 def _translate_transport(exc: BaseException, *, what: str) -> FetchError:

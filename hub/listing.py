@@ -23,7 +23,7 @@ from modeldeploy.hub import hubapi, paths
 from modeldeploy.hub.errors import FetchError, FetchReason
 from modeldeploy.hub.remote import RemoteFile
 
-__all__ = ["RemoteFile", "list_files", "select_files"]
+__all__ = ["PICKLE_SUFFIXES", "RemoteFile", "is_pickle", "list_files", "select_files"]
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 SAFETENSORS_SUFFIX = ".safetensors"
@@ -206,6 +206,7 @@ def select_files(
 
 
 def is_pickle(path: str) -> bool:
+    """Whether `path` names pickle weights (refused unless allowed); the runtime asks too."""
     return path.lower().endswith(PICKLE_SUFFIXES)
 
 

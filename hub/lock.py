@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from modeldeploy.hub.errors import FetchError, FetchReason
-from modeldeploy.hub.manifest import MANIFEST_DIR
+from modeldeploy.hub.layout import MANIFEST_DIR
 
 LOCK_NAME = "lock"
 

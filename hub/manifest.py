@@ -15,8 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MANIFEST_DIR = ".modeldeploy"
-MANIFEST_NAME = "manifest.json"
+from modeldeploy.hub import paths
+from modeldeploy.hub.layout import MANIFEST_DIR, MANIFEST_NAME, REPAIRING_NAME
+
+__all__ = [
+    "MANIFEST_DIR",
+    "MANIFEST_NAME",
+    "Manifest",
+    "ManifestError",
+    "ManifestFile",
+    "manifest_path",
+    "read_manifest",
+    "repairing_path",
+    "write_manifest",
+]
 
 
 class ManifestError(Exception):
@@ -58,10 +70,7 @@ class Manifest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         known = {"repo", "revision", "commit", "endpoint", "files", "verifiedAt"}
-        files = tuple(
-            ManifestFile(path=str(f["path"]), size=int(f["size"]), sha256=str(f["sha256"]))
-            for f in data["files"]
-        )
+        files = tuple(_file_from_json(f) for f in data["files"])
         return cls(
             repo=str(data["repo"]),
             revision=str(data["revision"]),
@@ -73,13 +82,30 @@ class Manifest:
         )
 
 
+def _file_from_json(entry: dict[str, Any]) -> ManifestFile:
+    """One file entry; its path must stay inside the directory (verify and repair act on it)."""
+    path = str(entry["path"])
+    problem = paths.path_problem(path)
+    if problem is not None:
+        raise ValueError(f"unsafe file path {path!r}: {problem}")
+    size = entry["size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"{path}: size {size!r} is not a non-negative integer")
+    return ManifestFile(path=path, size=size, sha256=str(entry["sha256"]))
+
+
 def manifest_path(directory: Path) -> Path:
     return directory / MANIFEST_DIR / MANIFEST_NAME
 
 
-def read_manifest(directory: Path) -> Manifest:
-    """Read `DIR/.modeldeploy/manifest.json`; raise ManifestError naming the file."""
-    path = manifest_path(directory)
+def repairing_path(directory: Path) -> Path:
+    """Where `verify --repair` keeps the manifest while it replaces files (see layout)."""
+    return directory / MANIFEST_DIR / REPAIRING_NAME
+
+
+def read_manifest(directory: Path, *, path: Path | None = None) -> Manifest:
+    """Read `DIR/.modeldeploy/manifest.json` (or `path`); raise ManifestError naming the file."""
+    path = path or manifest_path(directory)
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:

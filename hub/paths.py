@@ -10,18 +10,21 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from modeldeploy.hub.errors import FetchError, FetchReason
-from modeldeploy.hub.manifest import MANIFEST_DIR
+from modeldeploy.hub.layout import MANIFEST_DIR
+
+__all__ = ["MANIFEST_DIR", "check_repo_path", "path_problem", "target_in"]
 
 
 def check_repo_path(path: str) -> str:
     """Return `path` if it is a safe relative POSIX path inside a repo; raise UnsafePath."""
-    problem = _path_problem(path)
+    problem = path_problem(path)
     if problem:
         raise FetchError(FetchReason.UnsafePath, f"refusing repo file {path!r}: {problem}")
     return path
 
 
-def _path_problem(path: str) -> str | None:
+def path_problem(path: str) -> str | None:
+    """Why `path` is not a safe relative repo path, or None when it is."""
     if not path or "\0" in path:
         return "empty name or NUL byte"
     if path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):

@@ -75,7 +75,31 @@ def parse_header(prefix: bytes, length: int | None = None) -> dict[str, Any]:
             continue
         if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
             raise HeaderError(f"tensor {name!r} lacks dtype, shape or data_offsets")
+        _check_entry(name, entry)
     return header
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_entry(name: str, entry: dict[str, Any]) -> None:
+    """Types every later reader relies on, so a bad file fails here with its reason."""
+    if not isinstance(entry["dtype"], str):
+        raise HeaderError(f"tensor {name!r}: dtype {entry['dtype']!r} is not a string")
+    shape = entry["shape"]
+    if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+        raise HeaderError(f"tensor {name!r}: shape {shape!r} is not a list of integers >= 0")
+    offsets = entry["data_offsets"]
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(_is_count(o) for o in offsets)
+        or offsets[0] > offsets[1]
+    ):
+        raise HeaderError(
+            f"tensor {name!r}: data_offsets {offsets!r} is not two integers [start, end]"
+        )
 
 
 def header_length(first8: bytes) -> int:
@@ -153,9 +177,9 @@ def remote_weight_bytes(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from modeldeploy.hub import transfer
+    from modeldeploy.hub import hubapi, transfer
 
-    base = (endpoint or transfer.DEFAULT_ENDPOINT).rstrip("/")
+    base = hubapi.endpoint_or_default(endpoint)
     names = list(files) if files is not None else _safetensors_files(base, repo, commit, token)
     if not names:
         raise FetchError(FetchReason.EntryNotFound, f"{repo}@{commit}: no .safetensors files")

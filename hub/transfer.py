@@ -4,14 +4,14 @@ Why not the hub library's downloader: it deletes partial files when a process re
 not verify sha256 and gives no hook to hash while writing. `http.client` with `readinto` into
 one reused buffer is also the cheapest way Python moves bytes. This module follows redirects
 (the hub sends LFS files to a CDN), drops the token when a redirect leaves the endpoint's
-host, honours HTTP(S)_PROXY/NO_PROXY, and turns hub error codes into typed failures.
-Stdlib only: the operator's size estimate and `modeldeploy verify` import it cheaply.
+origin (scheme and host), refuses redirects from https to http, honours
+HTTP(S)_PROXY/NO_PROXY, and turns hub error codes into typed failures. Stdlib only: the
+operator's size estimate and `modeldeploy verify` import it cheaply.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import threading
 import urllib.parse
@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from modeldeploy.hub.errors import FetchError, FetchReason
+from modeldeploy.hub.errors import FetchError, FetchReason, from_http
 
 MAX_REDIRECTS = 5
 USER_AGENT = "modeldeploy-fetch/0.1"
@@ -143,11 +143,10 @@ def open_url(
     NetworkError for 5xx, 429 and socket failures (retryable).
     """
     current = dict(headers)
-    origin = urllib.parse.urlsplit(url).netloc
+    origin = urllib.parse.urlsplit(url)
     for _ in range(MAX_REDIRECTS + 1):
         parts = urllib.parse.urlsplit(url)
-        if parts.netloc != origin:
-            current.pop("Authorization", None)  # never hand the token to another host
+        current = headers_for(origin, parts, current)
         response = _send(
             parts, method=method, headers=current, body=body, timeout=timeout, registry=registry
         )
@@ -156,7 +155,7 @@ def open_url(
             response.close()
             if not location:
                 raise FetchError(FetchReason.NetworkError, f"{url}: redirect without Location")
-            url = urllib.parse.urljoin(url, location)
+            url = redirect_target(url, location)
             continue
         response.url = url
         if response.status >= 400:
@@ -165,6 +164,31 @@ def open_url(
             raise error
         return response
     raise FetchError(FetchReason.NetworkError, f"{url}: more than {MAX_REDIRECTS} redirects")
+
+
+def redirect_target(url: str, location: str) -> str:
+    """Where a redirect leads; refuses https to http (the bytes would travel unprotected)."""
+    target = urllib.parse.urljoin(url, location)
+    if urllib.parse.urlsplit(url).scheme == "https" and urllib.parse.urlsplit(target).scheme != (
+        "https"
+    ):
+        raise FetchError(
+            FetchReason.NetworkError,
+            f"{_redact(url)}: refusing a redirect from https to {_redact(target)}",
+        )
+    return target
+
+
+def headers_for(
+    origin: urllib.parse.SplitResult, parts: urllib.parse.SplitResult, headers: Mapping[str, str]
+) -> dict[str, str]:
+    """The headers for a request to `parts`: the token only on the endpoint's own origin.
+
+    Origin is scheme and host (with port): another host, or the same host over another
+    scheme, never sees the token.
+    """
+    same = (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc)
+    return dict(headers) if same else {k: v for k, v in headers.items() if k != "Authorization"}
 
 
 def _send(
@@ -210,37 +234,12 @@ def _describe(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-_HUB_ERROR_CODES = {
-    "GatedRepo": (
-        FetchReason.GatedRepo,
-        "gated repo; request access on the hub and set "
-        "HF_TOKEN to a token of an account that was granted it",
-    ),
-    "RepoNotFound": (
-        FetchReason.RepoNotFound,
-        "repository not found (if it is private, set HF_TOKEN to a token that can read it)",
-    ),
-    "RevisionNotFound": (FetchReason.RevisionNotFound, "revision not found"),
-    "EntryNotFound": (FetchReason.EntryNotFound, "file not found"),
-}
-
-
 def http_failure(response: Response) -> FetchError:
-    """Map an error response to a typed reason, the hub's X-Error-Code first."""
+    """Map an error response to a typed reason (see `errors.from_http`)."""
     where = _redact(response.url)
-    status = response.status
-    known = _HUB_ERROR_CODES.get(response.header("X-Error-Code") or "")
-    if known is not None:
-        return FetchError(known[0], f"{where}: {known[1]}")
-    if status == 404:
-        return FetchError(FetchReason.EntryNotFound, f"{where}: not found (HTTP 404)")
-    if status in (401, 403):
-        return FetchError(
-            FetchReason.Unauthorized,
-            f"{where}: HTTP {status}: not authorized "
-            "(set HF_TOKEN to a token that can read this repo)",
-        )
-    return FetchError(FetchReason.NetworkError, f"{where}: HTTP {status}")
+    return from_http(
+        response.status, response.header("X-Error-Code"), where, file="/resolve/" in where
+    )
 
 
 def _redact(url: str) -> str:
@@ -256,12 +255,6 @@ def opened(url: str, **kwargs: Any) -> Iterator[Response]:
         yield response
     finally:
         response.close()
-
-
-def get_json(url: str, *, token: str | None, timeout: float = 30.0) -> Any:
-    """GET a small JSON document (used where the hub library would be too heavy to import)."""
-    with opened(url, headers=request_headers(token), timeout=timeout) as response:
-        return json.loads(response.body.read())
 
 
 def get_range(url: str, *, token: str | None, start: int, end: int, timeout: float = 30.0) -> bytes:

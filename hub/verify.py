@@ -21,9 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from modeldeploy.hub import hashing, safetensors_header
+from modeldeploy.hub import hashing, paths, safetensors_header
 from modeldeploy.hub.errors import FetchError, FetchReason
-from modeldeploy.hub.manifest import Manifest, ManifestError, ManifestFile, read_manifest
+from modeldeploy.hub.manifest import (
+    Manifest,
+    ManifestError,
+    ManifestFile,
+    manifest_path,
+    read_manifest,
+    repairing_path,
+)
 from modeldeploy.hub.progress import ProgressEvent, ProgressMeter
 
 Problem = Literal["missing", "size mismatch", "sha256 mismatch", "header unreadable"]
@@ -69,18 +76,25 @@ class VerifyReport:
         )
 
 
-def load_manifest(directory: Path) -> Manifest:
-    """The manifest, or FetchError ManifestMissing / ManifestInvalid naming the file."""
+def load_manifest(directory: Path, *, repairing: bool = False) -> Manifest:
+    """The manifest, or FetchError ManifestMissing / ManifestInvalid naming the file.
+
+    `repairing`: when a `--repair` failed half-way, the manifest waits in its repairing
+    copy; only another repair may use it (the directory is not complete meanwhile).
+    """
+    path = manifest_path(directory)
+    if repairing and not path.exists() and repairing_path(directory).exists():
+        path = repairing_path(directory)
     try:
-        return read_manifest(directory)
+        return read_manifest(directory, path=path)
     except ManifestError as exc:
-        missing = not (directory / ".modeldeploy" / "manifest.json").exists()
-        reason = FetchReason.ManifestMissing if missing else FetchReason.ManifestInvalid
+        reason = FetchReason.ManifestInvalid if path.exists() else FetchReason.ManifestMissing
         raise FetchError(reason, str(exc)) from exc
 
 
 def check_quick(directory: Path, entry: ManifestFile) -> BadFile | None:
-    path = directory / entry.path
+    # Resolving refuses a file reached through a symlink that leaves the directory.
+    path = paths.target_in(directory, entry.path)
     try:
         size = path.stat().st_size
     except OSError:
@@ -102,19 +116,10 @@ def check_full(directory: Path, entry: ManifestFile, meter: ProgressMeter) -> Ba
     if quick is not None:
         return quick
     digests = hashing.ContentDigests(size=entry.size, want_git_sha1=False)
-    _hash_with_progress(directory / entry.path, digests, meter)
+    hashing.feed_file(directory / entry.path, digests, on_chunk=meter.add_bytes)
     if digests.sha256 != entry.sha256:
         return BadFile(entry.path, "sha256 mismatch", entry.sha256, digests.sha256)
     return None
-
-
-def _hash_with_progress(path: Path, digests: hashing.ContentDigests, meter: ProgressMeter) -> None:
-    buffer = bytearray(hashing.READ_CHUNK)
-    view = memoryview(buffer)
-    with path.open("rb", buffering=0) as handle:
-        while count := handle.readinto(buffer):
-            digests.update(view[:count])
-            meter.add_bytes(count)
 
 
 def verify_directory(
@@ -123,10 +128,16 @@ def verify_directory(
     full: bool,
     max_workers: int | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    repairing: bool = False,
 ) -> VerifyReport:
-    """Check `directory` against its manifest; see the module doc. Never modifies anything."""
+    """Check `directory` against its manifest; see the module doc. Never modifies anything.
+
+    Emits a final `done` event only when every file is good: on failure the caller reports
+    the bad files (as one `error`), so a reader never sees both.
+    `repairing`: read the manifest a failed repair left (see `load_manifest`).
+    """
     started = time.monotonic()
-    manifest = load_manifest(directory)
+    manifest = load_manifest(directory, repairing=repairing)
     meter = ProgressMeter(on_progress=on_progress)
     meter.start(
         "verifying",
@@ -159,14 +170,14 @@ def verify_directory(
         bytes_checked=manifest.total_bytes,
         seconds=time.monotonic() - started,
     )
-    meter.emit(
-        force=True,
-        phase="done",
-        seconds=round(report.seconds, 3),
-        verified=report.ok,
-        commit=manifest.commit,
-        badFiles=[b.path for b in bad],
-    )
+    if report.ok:
+        meter.emit(
+            force=True,
+            phase="done",
+            seconds=round(report.seconds, 3),
+            verified=True,
+            commit=manifest.commit,
+        )
     return report
 
 
@@ -175,7 +186,7 @@ def repair(
     *,
     endpoint: str | None = None,
     token: str | None = None,
-    max_workers: int = 4,
+    max_workers: int | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     cancel: threading.Event | None = None,
     stall_timeout: float = 60.0,
@@ -185,10 +196,18 @@ def repair(
     """Fully verify, then re-download only the bad files from the manifest's repo and commit.
 
     The manifest is the record of expected hashes, so it is what repaired files are checked
-    against; it is kept as is (with a fresh verifiedAt) when every file is good again.
+    against; it is kept as is (with a fresh verifiedAt) when every file is good again, and
+    kept aside (`repairing_path`) for the next repair when this one fails. `max_workers`
+    bounds both the hashing and the downloads (default: one hash per core, 4 downloads).
     """
-    report = verify_directory(directory, full=True, max_workers=None)
+    report = verify_directory(
+        directory, full=True, max_workers=max_workers, on_progress=on_progress, repairing=True
+    )
     if report.ok:
+        if not manifest_path(directory).exists():  # a failed repair's copy: all good now
+            from modeldeploy.hub import repairing
+
+            repairing.restore_manifest(report)
         return report
     from modeldeploy.hub import repairing
 
@@ -196,7 +215,7 @@ def repair(
         report,
         endpoint=endpoint,
         token=token,
-        max_workers=max_workers,
+        max_workers=max_workers or 4,
         on_progress=on_progress,
         cancel=cancel,
         stall_timeout=stall_timeout,

@@ -1,1 +1,1 @@
-"""The proof tests of the local control plane use the session `cluster` fixture of tests/conftest.py."""
+"""Proof tests of the local control plane; `cluster` comes from tests/conftest.py."""

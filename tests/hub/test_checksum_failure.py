@@ -31,7 +31,6 @@ def test_wrong_lfs_bytes_fail_naming_the_digests(hub: HubServer, model: ModelRep
 
 
 def test_wrong_small_file_fails_on_its_git_blob_id(hub: HubServer, model: ModelRepo, dest: Path):
-    hub.serve_wrong_bytes("tokenizer/vocab.txt")
     hub.add_repo(
         "acme/small",
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -58,9 +59,13 @@ def test_retries_are_bounded(hub: HubServer, big_repo: bytes, dest: Path):
 
 def test_backoff_grows_exponentially(hub: HubServer, big_repo: bytes, dest: Path):
     hub.drop_connection(BIG, at_byte=0, times=3)
-    started = time.monotonic()
 
-    fetch.fetch("acme/big", dest, endpoint=hub.endpoint, retries=3, backoff_base=0.1)
+    fetch.fetch("acme/big", dest, endpoint=hub.endpoint, retries=3, backoff_base=0.2)
 
-    # delays 0.1, 0.2, 0.4 with jitter in [0.5, 1]: at least 0.35 s in all
-    assert time.monotonic() - started >= 0.35
+    # delays 0.2, 0.4, 0.8 times a jitter in [0.5, 1]: each gap at least its floor, and the
+    # last clearly longer than the first (a constant delay would give equal gaps).
+    starts = [r.at for r in hub.downloads(BIG)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(gaps) == 3
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4
+    assert gaps[2] - gaps[0] >= 0.1

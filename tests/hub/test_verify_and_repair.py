@@ -90,3 +90,49 @@ def test_missing_or_broken_manifest_is_typed(tmp_path: Path, fetched: Path):
 
     assert missing.value.reason is FetchReason.ManifestMissing
     assert broken.value.reason is FetchReason.ManifestInvalid
+
+
+def test_a_failed_repair_keeps_the_manifest_for_the_next_one(
+    hub: HubServer, fetched: Path, model: ModelRepo
+):
+    _flip_byte(fetched / SHARD, 5)
+    hub.drop_connection(SHARD, at_byte=0, times=2)
+
+    with pytest.raises(FetchError) as failed:
+        verify.repair(fetched, endpoint=hub.endpoint, retries=1, backoff_base=0.01)
+    # Not complete meanwhile: nothing may take the directory for verified.
+    with pytest.raises(FetchError) as meanwhile:
+        verify.verify_directory(fetched, full=False)
+    again = verify.repair(fetched, endpoint=hub.endpoint)
+
+    assert failed.value.reason is FetchReason.NetworkError
+    assert meanwhile.value.reason is FetchReason.ManifestMissing
+    assert again.repaired == (SHARD,) and (fetched / SHARD).read_bytes() == model.files[SHARD]
+    assert verify.verify_directory(fetched, full=True).ok
+    assert not (fetched / ".modeldeploy" / "manifest.repairing.json").exists()
+
+
+def test_a_repair_after_a_failed_one_restores_the_manifest_when_files_are_good(
+    hub: HubServer, fetched: Path, model: ModelRepo
+):
+    _flip_byte(fetched / SHARD, 5)
+    hub.drop_connection(SHARD, at_byte=0, times=1)
+    with pytest.raises(FetchError):
+        verify.repair(fetched, endpoint=hub.endpoint, retries=0)
+    (fetched / SHARD).write_bytes(model.files[SHARD])  # put back by hand
+    hub.reset_counters()
+
+    report = verify.repair(fetched, endpoint=hub.endpoint)
+
+    assert report.ok and report.repaired == () and hub.downloads() == []
+    assert verify.verify_directory(fetched, full=False).ok
+
+
+def test_repair_reports_progress_while_it_hashes(hub: HubServer, fetched: Path):
+    _flip_byte(fetched / SHARD, 5)
+    events = []
+
+    verify.repair(fetched, endpoint=hub.endpoint, on_progress=events.append)
+
+    hashing = [e for e in events if e.phase == "verifying" and e.bytes_done > 0]
+    assert hashing and hashing[-1].bytes_total == verify.load_manifest(fetched).total_bytes

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from modeldeploy.hub import fetch
+from modeldeploy.hub import fetch, listing
 from modeldeploy.hub.errors import FetchError, FetchReason
 from tests.support.hubserver import HubServer
 
@@ -45,3 +45,19 @@ def test_pickle_beside_safetensors_is_skipped(hub: HubServer, dest: Path):
 
     assert {f.path for f in result.files} == {"model.safetensors", "config.json"}
     assert not (dest / "pytorch_model.bin").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "pickle"),
+    [
+        ("pytorch_model.bin", True),
+        ("sub/W.PT", True),
+        ("model.pth", True),
+        ("x.ckpt", True),
+        ("a.pkl", True),
+        ("model.safetensors", False),
+        ("tokenizer.json", False),
+    ],
+)
+def test_is_pickle_is_the_one_rule(name: str, pickle: bool):
+    assert listing.is_pickle(name) is pickle
