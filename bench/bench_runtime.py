@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT))  # appended, so the stdlib `operator` is never shadowed
+
+from tests.support.net import free_port  # noqa: E402
 
 BASELINE = """
 import sys, torch
@@ -56,12 +58,6 @@ def build_model(root: Path, size_gb: float) -> Path:
     directory = tinymodels.build_causal_lm(root / "model", approx_bytes=size_gb * 1e9)
     tinymodels.write_manifest_for(directory, repo="bench/llama-1gb")
     return directory
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_baseline(model_dir: Path, workdir: Path) -> float:

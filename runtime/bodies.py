@@ -94,8 +94,8 @@ def completion(body: Any) -> CompletionRequest:
     body = _object(body)
     if "prompt" not in body:
         raise BadRequestError("'prompt' is required")
-    if _integer(body, "n", 1, 1, 1) != 1:  # pragma: no cover - the range check catches it
-        raise BadRequestError("'n' must be 1")
+    if _integer(body, "n", 1, 1, 64) != 1:
+        raise BadRequestError("'n' must be 1: one choice per prompt is served")
     stop = body.get("stop")
     stream, ignore_eos = body.get("stream", False), body.get("ignore_eos", False)
     if not isinstance(stream, bool) or not isinstance(ignore_eos, bool):

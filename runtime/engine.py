@@ -58,9 +58,6 @@ class Engine:
     def task(self) -> str:
         return self.loaded.task
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
-
     def encode_prompt(self, prompt: str) -> torch.Tensor:
         tokenizer = self.loaded.tokenizer
         ids: list[int] = tokenizer(prompt)["input_ids"]
@@ -88,10 +85,6 @@ class Engine:
             if token in stop:
                 return
             inputs = torch.tensor([[token]], dtype=torch.long, device=self.loaded.device)
-
-    def decode(self, token_ids: list[int]) -> str:
-        text: str = self.loaded.tokenizer.decode(token_ids, skip_special_tokens=True)
-        return text
 
     def embed(self, texts: list[str]) -> Embeddings:
         tokenizer, spec = self.loaded.tokenizer, self.loaded.pooling

@@ -1,10 +1,10 @@
 """Per-pod fetch mode: download the repo into the model directory before loading.
 
 Used when the operator configures no cache volume: `serve --repo R [--revision V]
-[--endpoint URL]` and a directory without a complete manifest. The fetcher does the work
-(resume, hashes, manifest written last); this module turns its progress events into the
-Fetching → Verifying states and their progress on `/status`, and hands it the SIGTERM event
-so a stopping pod does not finish a download first.
+[--endpoint URL]` and a directory without a manifest of that repo and revision. The fetcher
+does the work (resume, hashes, manifest written last); this module turns its progress events
+into the Fetching → Verifying states and their progress on `/status`, and hands it the
+SIGTERM event so a stopping pod does not finish a download first.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from modeldeploy.runtime.state import Reason, State
 
 
 def fetch_into(ctx: RuntimeContext) -> None:
-    from modeldeploy.hub import fetch
+    from modeldeploy.hub import fetch, hubapi
     from modeldeploy.hub.errors import FetchError, FetchReason
     from modeldeploy.hub.progress import ProgressEvent
 
@@ -41,7 +41,7 @@ def fetch_into(ctx: RuntimeContext) -> None:
             config.repo,
             config.model_dir,
             revision=config.revision,
-            endpoint=config.endpoint or os.environ.get("HF_ENDPOINT"),
+            endpoint=hubapi.endpoint_or_default(config.endpoint),
             token=os.environ.get("HF_TOKEN") or None,
             allow_pickle=config.allow_pickle,
             on_progress=on_progress,

@@ -38,9 +38,25 @@ _REASONS: dict[str, str] = {
 }
 
 
-def needs_fetch(config: RuntimeConfig) -> bool:
-    """Per-pod fetch mode: a repo was given and the directory lacks a complete manifest."""
-    return config.repo is not None and not manifests.manifest_path(config.model_dir).is_file()
+def fetch_reason(config: RuntimeConfig) -> tuple[str, str] | None:
+    """Per-pod fetch mode: why the directory must be fetched first (reason, message), or None.
+
+    A repo was given and the directory has no readable manifest (never fetched completely),
+    or its manifest records another repo or revision: serving that under `--repo` would
+    answer with a different model than the one asked for. The fetcher replaces such files.
+    """
+    if config.repo is None:
+        return None
+    asked = f"{config.repo}@{config.revision}"
+    try:
+        found = manifests.read_manifest(config.model_dir)
+    except manifests.ManifestError as exc:
+        return "ManifestIncomplete", f"fetching {asked}: {exc}"
+    if found.repo != config.repo or config.revision not in (found.revision, found.commit):
+        return "ManifestMismatch", (
+            f"fetching {asked}: {config.model_dir} holds {found.repo}@{found.revision}"
+        )
+    return None
 
 
 def check(

@@ -24,14 +24,34 @@ from typing import Any
 
 import torch
 
+from modeldeploy.hub import listing, safetensors_header
 from modeldeploy.runtime import pooling
 from modeldeploy.runtime.errors import LoadCancelledError, LoadError
 from modeldeploy.runtime.faults import is_device_fault
 from modeldeploy.runtime.state import Reason
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 ProgressCallback = Callable[[int, int], None]
+Header = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a model directory holds, read once per start: the memory check and the loader
+    share it, so config.json and every safetensors header are parsed once, not per step."""
+
+    directory: Path
+    config: Any
+    task: str
+    dtype: torch.dtype
+    safetensors: list[Path]
+    pickles: list[Path]
+    headers: dict[Path, Header]
+
+    @property
+    def stored_bytes(self) -> int:
+        """Tensor bytes as stored in the files (the loader's progress counts these)."""
+        return sum(safetensors_header.tensor_bytes(h) for h in self.headers.values())
 
 
 @dataclass
@@ -117,7 +137,7 @@ def detect_task(config: Any, directory: Path, requested: str) -> str:
 def weight_files(directory: Path, *, allow_pickle: bool) -> tuple[list[Path], list[Path]]:
     """(safetensors files, pickle files to load). Pickle only when no safetensors exist."""
     safetensors = safetensors_files(directory)
-    pickles = sorted(p for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    pickles = sorted(p for p in directory.iterdir() if p.is_file() and listing.is_pickle(p.name))
     if safetensors:
         return safetensors, []
     if pickles and not allow_pickle:
@@ -166,18 +186,18 @@ def model_class(config: Any, task: str) -> Any:
 def read_state_dict(
     files: list[Path],
     *,
+    total: int,
     dtype: torch.dtype,
     on_progress: ProgressCallback,
     cancel: threading.Event,
 ) -> tuple[dict[str, torch.Tensor], int]:
     """Bring every tensor into host memory at `dtype`, reporting (bytes done, bytes total).
 
-    Bytes are the checkpoint's tensor bytes as stored (from the headers), so the fraction is
+    `total` is the checkpoint's tensor bytes as stored (from the headers), so the fraction is
     the share of the files' weights that is in memory, whatever the target dtype.
     """
     from safetensors import SafetensorError, safe_open
 
-    total = _stored_bytes(files)
     done, state_dict = 0, {}
     for path in files:
         try:
@@ -195,16 +215,15 @@ def read_state_dict(
     return state_dict, done
 
 
-def _stored_bytes(files: list[Path]) -> int:
-    from modeldeploy.hub import safetensors_header
-
-    total = 0
+def read_headers(files: list[Path]) -> dict[Path, Header]:
+    """Each file's safetensors header (shapes and dtypes, no weights read)."""
+    headers = {}
     for path in files:
         try:
-            total += safetensors_header.tensor_bytes(safetensors_header.read_header(path))
+            headers[path] = safetensors_header.read_header(path)
         except (OSError, ValueError) as exc:
             raise LoadError(Reason.HEADER_UNREADABLE, f"{path}: {exc}") from exc
-    return total
+    return headers
 
 
 PAGE_BYTES = 4096
@@ -236,18 +255,37 @@ def load_tokenizer(directory: Path) -> Any:
         raise LoadError(Reason.LOAD_FAILED, f"{directory}: tokenizer unreadable: {exc}") from exc
 
 
-def load_model(
+def inspect(
     directory: Path,
     *,
     device: torch.device,
     dtype_choice: str,
     task_choice: str,
     allow_pickle: bool,
+) -> Checkpoint:
+    """Read what loading needs to decide (weight files, config, task, dtype, headers) once."""
+    safetensors, pickles = weight_files(directory, allow_pickle=allow_pickle)
+    config = read_config(directory)
+    return Checkpoint(
+        directory=directory,
+        config=config,
+        task=detect_task(config, directory, task_choice),
+        dtype=choose_dtype(dtype_choice, device=device, config=config),
+        safetensors=safetensors,
+        pickles=pickles,
+        headers=read_headers(safetensors),
+    )
+
+
+def load_model(
+    checkpoint: Checkpoint,
+    *,
+    device: torch.device,
     on_progress: ProgressCallback,
     cancel: threading.Event,
     on_step: Callable[[str], None] = lambda _step: None,
 ) -> LoadedModel:
-    """Config, tokenizer, weights (with progress), then the model; eval mode on `device`.
+    """Tokenizer, weights (with progress), then the model; eval mode on `device`.
 
     `on_step` names each step as it starts, so /status tells reading tensors (the progress
     fraction) from the steps around it that have no byte count.
@@ -255,19 +293,19 @@ def load_model(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    on_step("reading config")
-    config = read_config(directory)
-    task = detect_task(config, directory, task_choice)
-    dtype = choose_dtype(dtype_choice, device=device, config=config)
-    safetensors, pickles = weight_files(directory, allow_pickle=allow_pickle)
+    directory, config, dtype = checkpoint.directory, checkpoint.config, checkpoint.dtype
     on_step("loading tokenizer")
     tokenizer = load_tokenizer(directory)
-    cls = model_class(config, task)
+    cls = model_class(config, checkpoint.task)
     started = time.perf_counter()
-    if safetensors:
+    if checkpoint.safetensors:
         on_step("reading tensors")
         state_dict, loaded = read_state_dict(
-            safetensors, dtype=dtype, on_progress=on_progress, cancel=cancel
+            checkpoint.safetensors,
+            total=checkpoint.stored_bytes,
+            dtype=dtype,
+            on_progress=on_progress,
+            cancel=cancel,
         )
         read_done = time.perf_counter()
         on_step(
@@ -275,18 +313,18 @@ def load_model(
         )
         model = _build(cls, config=config, dtype=dtype, state_dict=state_dict, device=device)
     else:
-        loaded = sum(p.stat().st_size for p in pickles)
+        loaded = sum(p.stat().st_size for p in checkpoint.pickles)
         read_done = started
         on_step("loading pickle weights")
         model = _from_pickle(cls, directory, dtype=dtype, device=device)
         on_progress(loaded, loaded)
     if cancel.is_set():
         raise LoadCancelledError()
-    spec = pooling.read_spec(directory) if task == "embeddings" else None
+    spec = pooling.read_spec(directory) if checkpoint.task == "embeddings" else None
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
-        task=task,
+        task=checkpoint.task,
         device=device,
         dtype=dtype,
         architecture=cls.__name__,
@@ -328,13 +366,3 @@ def _from_pickle(cls: Any, directory: Path, *, dtype: torch.dtype, device: torch
     except (RuntimeError, ValueError, OSError) as exc:
         raise LoadError(Reason.LOAD_FAILED, f"{directory}: pickle weights: {exc}") from exc
     return model.to(device).eval()  # pickle is the rare, explicitly allowed path: keep it plain
-
-
-def architectures_of(directory: Path) -> list[str]:
-    """Architectures named in config.json, for /status before the model is built."""
-    try:
-        data = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    value = data.get("architectures") or []
-    return [str(a) for a in value]

@@ -9,6 +9,7 @@ If the device has less free memory than that, the runtime fails with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,26 +41,24 @@ class Estimate:
         }
 
 
-def weight_bytes(files: list[Path], *, dtype: torch.dtype) -> int:
-    """Bytes the weights take once converted to `dtype`, read from the headers only."""
+def weight_bytes(headers: Mapping[Path, dict[str, Any]], *, dtype: torch.dtype) -> int:
+    """Bytes the weights take once converted to `dtype`, from the parsed headers alone."""
     target = str(dtype).removeprefix("torch.")
-    total = 0
-    for path in files:
-        try:
-            header = safetensors_header.read_header(path)
-        except (OSError, ValueError) as exc:
-            raise LoadError(Reason.HEADER_UNREADABLE, f"{path}: {exc}") from exc
-        total += safetensors_header.tensor_bytes(header, dtype=target)
-    return total
+    return sum(safetensors_header.tensor_bytes(h, dtype=target) for h in headers.values())
 
 
 def required_bytes(weights: int) -> int:
     return weights + int(weights * HEADROOM_FRACTION) + HEADROOM_BYTES
 
 
-def check(files: list[Path], *, device: torch.device, dtype: torch.dtype) -> Estimate:
-    """Estimate the need; on CUDA compare with free memory and raise InsufficientGPUMemory."""
-    weights = weight_bytes(files, dtype=dtype)
+def check(
+    headers: Mapping[Path, dict[str, Any]], *, device: torch.device, dtype: torch.dtype
+) -> Estimate:
+    """Estimate the need; on CUDA compare with free memory and raise InsufficientGPUMemory.
+
+    `headers` maps each safetensors file to its header, parsed once per start by the loader.
+    """
+    weights = weight_bytes(headers, dtype=dtype)
     need = required_bytes(weights)
     if device.type != "cuda":
         return Estimate(weight_bytes=weights, required_bytes=need, free_bytes=None)
@@ -67,11 +66,15 @@ def check(files: list[Path], *, device: torch.device, dtype: torch.dtype) -> Est
     if need > free:
         raise LoadError(
             Reason.INSUFFICIENT_GPU_MEMORY,
-            f"{files[0].parent}: needs ~{_gib(need)} GiB on {device} ({_gib(weights)} GiB of "
+            f"{_folder(headers)}: needs ~{_gib(need)} GiB on {device} ({_gib(weights)} GiB of "
             f"weights at {str(dtype).removeprefix('torch.')} + headroom) but only "
             f"{_gib(free)} GiB is free (required {need} bytes, free {free} bytes)",
         )
     return Estimate(weight_bytes=weights, required_bytes=need, free_bytes=int(free))
+
+
+def _folder(headers: Mapping[Path, Any]) -> str:
+    return str(next(iter(headers)).parent) if headers else "the model"
 
 
 def _gib(count: int) -> str:

@@ -2,9 +2,11 @@
 
 Rules from the contract: before Ready (and while Draining) every /v1 request gets 503 with
 the state; a malformed request gets 400 `{"error": {"message", "type"}}`; `model` is optional
-and, when given, must be a served name (404 otherwise, as OpenAI does). Torch work runs on
-one engine thread, never on the event loop. A fault that means the device is unusable (a CUDA
-error) moves the runtime to Failed, so liveness goes 503 and Kubernetes restarts the pod.
+and, when given, must be a served name (404 otherwise, as OpenAI does). Torch and tokenizer
+work (encoding the prompt, every forward pass, decoding tokens) runs on one engine thread,
+never on the event loop, so probes answer while a long completion streams. A fault that means
+the device is unusable (a CUDA error) moves the runtime to Failed, so liveness goes 503 and
+Kubernetes restarts the pod.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
-from modeldeploy.runtime import bodies, priority
+from modeldeploy.runtime import bodies, detokenize, priority
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.faults import is_device_fault
 from modeldeploy.runtime.metrics import RuntimeMetrics
 from modeldeploy.runtime.state import Reason
 
 if TYPE_CHECKING:
+    import torch
+
     from modeldeploy.runtime.engine import Engine, SamplingParams
 
 T = TypeVar("T")
@@ -140,6 +144,8 @@ class OpenAIRoutes:
             if parsed.stream:
                 return await self._stream_completion(request, engine, parsed)
             return await self._complete(engine, parsed)
+        except bodies.BadRequestError as exc:  # found while tokenizing the prompt
+            return error(400, str(exc), "invalid_request_error")
         except ServingError as exc:
             return exc.response
         finally:
@@ -182,38 +188,20 @@ class OpenAIRoutes:
             ignore_eos=parsed.ignore_eos,
         )
 
-    def _prompt_ids(self, engine: Engine, prompt: str, max_tokens: int) -> Any:
-        ids = engine.encode_prompt(prompt)
-        if ids.shape[1] == 0:
-            raise ServingError(error(400, "'prompt' is empty", "invalid_request_error"))
-        limit = getattr(engine.loaded.model.config, "max_position_embeddings", None)
-        if isinstance(limit, int) and ids.shape[1] + max_tokens > limit:
-            raise ServingError(
-                error(
-                    400,
-                    f"the prompt ({ids.shape[1]} tokens) plus max_tokens ({max_tokens}) exceeds "
-                    f"the model's context of {limit} tokens",
-                    "invalid_request_error",
-                )
-            )
-        return ids
-
     async def _complete(self, engine: Engine, parsed: bodies.CompletionRequest) -> web.Response:
         choices, prompt_tokens, completion_tokens = [], 0, 0
         params = self._params(parsed)
         for index, prompt in enumerate(parsed.prompts):
-            ids = self._prompt_ids(engine, prompt, parsed.max_tokens)
 
-            def work(ids: Any = ids) -> tuple[str, int, str]:
-                return _finish(engine, engine.generate(ids, params), parsed)
+            def work(prompt: str = prompt) -> tuple[int, detokenize.Detokenizer]:
+                ids = _prompt_ids(engine, prompt, parsed.max_tokens)
+                return int(ids.shape[1]), _finish(engine, engine.generate(ids, params), parsed)
 
-            text, count, reason = await self._call(work)
-            self.metrics.tokens.inc(count)
-            prompt_tokens += int(ids.shape[1])
-            completion_tokens += count
-            choices.append(
-                {"text": text, "index": index, "logprobs": None, "finish_reason": reason}
-            )
+            prompt_count, decoder = await self._call(work)
+            self.metrics.tokens.inc(len(decoder.tokens))
+            prompt_tokens += prompt_count
+            completion_tokens += len(decoder.tokens)
+            choices.append(_choice(decoder.text, index, decoder.finish_reason))
         return web.json_response(
             {
                 **self._envelope(),
@@ -238,88 +226,89 @@ class OpenAIRoutes:
         self, request: web.Request, engine: Engine, parsed: bodies.CompletionRequest
     ) -> web.StreamResponse:
         if len(parsed.prompts) != 1:
-            raise ServingError(
-                error(400, "streaming takes exactly one prompt", "invalid_request_error")
-            )
-        ids = self._prompt_ids(engine, parsed.prompts[0], parsed.max_tokens)
-        tokens = engine.generate(ids, self._params(parsed))
+            raise bodies.BadRequestError("streaming takes exactly one prompt")
+        params = self._params(parsed)
+        ids = await self._call(lambda: _prompt_ids(engine, parsed.prompts[0], parsed.max_tokens))
+        step = _Stepper(engine, engine.generate(ids, params), parsed)
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
         envelope = self._envelope()
-        decoder = _Detokenizer(engine, stop=parsed.stop, limit=parsed.max_tokens)
-        while not decoder.done:
+        finished = False
+        while not finished:
             try:
-                token = await self._call(lambda: next(tokens, None))
+                delta, added, finished = await self._call(step)
             except ServingError as exc:  # headers are sent: report the failure in-band
                 await response.write(f"data: {exc.response.text}\n\n".encode())
                 await response.write_eof()
                 return response
-            if token is None:
-                break
-            self.metrics.tokens.inc()
-            delta = decoder.add(token)
+            self.metrics.tokens.inc(added)
             if delta:
-                await _sse(response, {**envelope, "choices": [_chunk(delta, None)]})
-        await _sse(response, {**envelope, "choices": [_chunk("", decoder.finish_reason)]})
+                await _sse(response, {**envelope, "choices": [_choice(delta, 0, None)]})
+        reason = step.decoder.finish_reason
+        await _sse(response, {**envelope, "choices": [_choice("", 0, reason)]})
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
 
 
-def _chunk(text: str, finish_reason: str | None) -> dict[str, Any]:
-    return {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+def _choice(text: str, index: int, finish_reason: str | None) -> dict[str, Any]:
+    return {"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}
 
 
 async def _sse(response: web.StreamResponse, payload: dict[str, Any]) -> None:
     await response.write(f"data: {json.dumps(payload)}\n\n".encode())
 
 
-class _Detokenizer:
-    """Turns a token stream into text deltas, honouring stop strings and max_tokens."""
-
-    def __init__(self, engine: Engine, *, stop: tuple[str, ...], limit: int) -> None:
-        self.engine = engine
-        self.stop = stop
-        self.limit = limit
-        self.tokens: list[int] = []
-        self.sent = ""
-        self.stopped = False
-
-    @property
-    def done(self) -> bool:
-        return self.stopped or len(self.tokens) >= self.limit
-
-    @property
-    def finish_reason(self) -> str:
-        return "length" if len(self.tokens) >= self.limit and not self.stopped else "stop"
-
-    def add(self, token: int) -> str:
-        """Take one token; return the new text to send (held back while it is ambiguous)."""
-        self.tokens.append(token)
-        text = self.engine.decode(self.tokens)
-        cut = _stop_at(text, self.stop)
-        if cut is not None:
-            text, self.stopped = text[:cut], True
-        if not text.startswith(self.sent):
-            return ""
-        delta, self.sent = text[len(self.sent) :], text
-        return delta
+# -- engine-thread work (tokenizer and torch; never on the event loop) ---------------------
+def _prompt_ids(engine: Engine, prompt: str, max_tokens: int) -> torch.Tensor:
+    """Encode the prompt on the device; BadRequestError when empty or past the context."""
+    ids = engine.encode_prompt(prompt)
+    if ids.shape[1] == 0:
+        raise bodies.BadRequestError("'prompt' is empty")
+    limit = getattr(engine.loaded.model.config, "max_position_embeddings", None)
+    if isinstance(limit, int) and ids.shape[1] + max_tokens > limit:
+        raise bodies.BadRequestError(
+            f"the prompt ({ids.shape[1]} tokens) plus max_tokens ({max_tokens}) exceeds "
+            f"the model's context of {limit} tokens"
+        )
+    return ids
 
 
-def _stop_at(text: str, stop: tuple[str, ...]) -> int | None:
-    hits = [text.find(marker) for marker in stop if marker in text]
-    return min(hits) if hits else None
+def _decoder(engine: Engine, parsed: bodies.CompletionRequest) -> detokenize.Detokenizer:
+    return detokenize.Detokenizer(
+        engine.loaded.tokenizer, stop=parsed.stop, limit=parsed.max_tokens
+    )
 
 
 def _finish(
     engine: Engine, tokens: Iterator[int], parsed: bodies.CompletionRequest
-) -> tuple[str, int, str]:
-    """Run a whole completion; (text, completion tokens, finish_reason)."""
-    decoder = _Detokenizer(engine, stop=parsed.stop, limit=parsed.max_tokens)
+) -> detokenize.Detokenizer:
+    """Run a whole completion; the decoder then holds the text, tokens and finish reason."""
+    decoder = _decoder(engine, parsed)
     for token in tokens:
         decoder.add(token)
         if decoder.done:
             break
-    return decoder.sent, len(decoder.tokens), decoder.finish_reason
+    decoder.close()
+    return decoder
+
+
+class _Stepper:
+    """One streamed token per call: (text delta, tokens added, finished)."""
+
+    def __init__(
+        self, engine: Engine, tokens: Iterator[int], parsed: bodies.CompletionRequest
+    ) -> None:
+        self.tokens = tokens
+        self.decoder = _decoder(engine, parsed)
+
+    def __call__(self) -> tuple[str, int, bool]:
+        token = next(self.tokens, None)
+        if token is None:
+            return self.decoder.close(), 0, True
+        delta = self.decoder.add(token)
+        if self.decoder.done:
+            return delta + self.decoder.close(), 1, True
+        return delta, 1, False

@@ -11,34 +11,35 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from modeldeploy.runtime import integrity, priority
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.errors import LoadCancelledError, LoadError
-from modeldeploy.runtime.state import IllegalTransitionError, Reason, State
+from modeldeploy.runtime.state import Reason, State
 
 log = logging.getLogger("modeldeploy.runtime")
 
 
 def run(ctx: RuntimeContext) -> None:
-    """Drive the machine to Ready or Failed; never raises (the thread has no caller)."""
+    """Drive the machine to Ready or Failed; never raises (the thread has no caller).
+
+    Any exception the steps did not type (a bug, an illegal transition, a library error)
+    still ends in Failed with its name and message: a loader thread that died silently would
+    leave the runtime in Loading with /livez 200 forever, and Kubernetes would never restart it.
+    """
     priority.lower_current_thread(ctx.config.worker_niceness)
     try:
         _run_steps(ctx)
     except LoadCancelledError:
         log.info("start-up cancelled in %s", ctx.machine.state)
-    except IllegalTransitionError:
-        if not ctx.cancel.is_set():
-            raise
-        log.info("start-up stopped: the runtime is %s", ctx.machine.state)
     except LoadError as exc:
         _fail(ctx, exc.reason, exc.message)
     except Exception as exc:
         from modeldeploy.runtime.faults import is_device_fault
 
         reason = Reason.DEVICE_FAULT if is_device_fault(exc) else Reason.LOAD_FAILED
-        log.exception("start-up failed")
+        if not ctx.cancel.is_set():
+            log.exception("start-up failed")
         _fail(ctx, reason, f"{ctx.config.model_dir}: {type(exc).__name__}: {exc}")
 
 
@@ -49,18 +50,18 @@ def _fail(ctx: RuntimeContext, reason: str, message: str) -> None:
     ctx.machine.fail_if_live(reason, message)
 
 
-def _advance(ctx: RuntimeContext, target: State, reason: str) -> None:
+def _advance(ctx: RuntimeContext, target: State, reason: str, message: str = "") -> None:
     if ctx.cancel.is_set():
         raise LoadCancelledError()
-    ctx.machine.transition(target, reason=reason)
+    ctx.machine.transition(target, reason=reason, message=message)
 
 
 def _run_steps(ctx: RuntimeContext) -> None:
-    fetched = integrity.needs_fetch(ctx.config)
-    if fetched:
-        _fetch(ctx)
+    why = integrity.fetch_reason(ctx.config)
+    if why is not None:
+        _fetch(ctx, *why)
     if ctx.machine.state is not State.VERIFYING:  # the fetcher may have entered it already
-        _advance(ctx, State.VERIFYING, "Fetched" if fetched else "LocalFiles")
+        _advance(ctx, State.VERIFYING, "LocalFiles" if why is None else "Fetched")
     _verify(ctx)
     _advance(ctx, State.LOADING, "Verified" if ctx.info.verified else "Unverified")
     _load(ctx)
@@ -70,10 +71,10 @@ def _run_steps(ctx: RuntimeContext) -> None:
     _advance(ctx, State.READY, "WarmupPassed" if ctx.config.warmup else "WarmupDisabled")
 
 
-def _fetch(ctx: RuntimeContext) -> None:
+def _fetch(ctx: RuntimeContext, reason: str, message: str) -> None:
     from modeldeploy.runtime import fetching
 
-    _advance(ctx, State.FETCHING, "ManifestIncomplete")
+    _advance(ctx, State.FETCHING, reason, message)
     fetching.fetch_into(ctx)
 
 
@@ -108,26 +109,25 @@ def _load(ctx: RuntimeContext) -> None:
 
     device = loader.choose_device(config.device)
     info.device = str(device)
-    safetensors, _ = loader.weight_files(config.model_dir, allow_pickle=config.allow_pickle)
-    if safetensors:
-        dtype = loader.choose_dtype(
-            config.dtype, device=device, config=loader.read_config(config.model_dir)
-        )
-        info.memory = memory.check(safetensors, device=device, dtype=dtype).to_json()
+    on_step("reading config")
+    checkpoint = loader.inspect(
+        config.model_dir,
+        device=device,
+        dtype_choice=config.dtype,
+        task_choice=config.task,
+        allow_pickle=config.allow_pickle,
+    )
+    if checkpoint.safetensors:
+        info.memory = memory.check(
+            checkpoint.headers, device=device, dtype=checkpoint.dtype
+        ).to_json()
 
     def on_progress(done: int, total: int) -> None:
         info.bytes_loaded, info.bytes_total = done, total
         ctx.machine.set_progress(done / total if total else 1.0, bytesDone=done, bytesTotal=total)
 
     loaded = loader.load_model(
-        config.model_dir,
-        device=device,
-        dtype_choice=config.dtype,
-        task_choice=config.task,
-        allow_pickle=config.allow_pickle,
-        on_progress=on_progress,
-        cancel=ctx.cancel,
-        on_step=on_step,
+        checkpoint, device=device, on_progress=on_progress, cancel=ctx.cancel, on_step=on_step
     )
     info.task, info.architecture = loaded.task, loaded.architecture
     info.dtype = str(loaded.dtype).removeprefix("torch.")
@@ -152,9 +152,3 @@ def _warm_up(ctx: RuntimeContext) -> None:
     )
     ctx.info.warmup = result
     ctx.machine.set_progress(1.0, warmupSeconds=time.perf_counter() - started)
-
-
-def describe(ctx: RuntimeContext) -> dict[str, Any]:
-    """A one-line summary for the log when the pipeline ends."""
-    snap = ctx.machine.snapshot()
-    return {"state": snap.state.value, "error": snap.error.to_json() if snap.error else None}

@@ -22,15 +22,32 @@ from pathlib import Path
 from typing import Any
 
 from tests.runtime.slow_storage import LAUNCHER
+from tests.support.net import free_port
 
 SERVE = [sys.executable, "-m", "modeldeploy", "serve"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Settings of the developer's shell that must not reach a test runtime: a real token or hub
+# endpoint, and proxies (without NO_PROXY, loopback traffic to the test hub would go through
+# them). tests/hub/conftest.py clears the same for the fetcher tests.
+STRIPPED_ENV = (
+    "HF_TOKEN",
+    "HF_ENDPOINT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The tests' own requests go straight to the loopback server, whatever proxy the shell has.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def urlopen(request: urllib.request.Request | str, *, timeout: float) -> Any:
+    """`urllib.request.urlopen` without proxies (all test traffic is loopback)."""
+    return _DIRECT.open(request, timeout=timeout)
 
 
 @dataclass
@@ -71,7 +88,7 @@ class Serve:
         req.add_header("Content-Type", "application/json")
         started = time.perf_counter()
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urlopen(req, timeout=timeout) as resp:
                 return Reply(resp.status, resp.read(), time.perf_counter() - started)
         except urllib.error.HTTPError as exc:
             return Reply(exc.code, exc.read(), time.perf_counter() - started)
@@ -137,7 +154,7 @@ class Serve:
         self, path: str = "/status/stream", *, timeout: float = 120.0
     ) -> Iterator[dict[str, Any]]:
         """Yield each SSE `data:` payload (parsed JSON) until the server closes the stream."""
-        with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:
+        with urlopen(self.url + path, timeout=timeout) as resp:
             for raw in resp:
                 line = raw.decode().rstrip("\n")
                 if line.startswith("data: ") and line != "data: [DONE]":
@@ -156,6 +173,19 @@ class Serve:
         thread = threading.Thread(target=collect, daemon=True)
         thread.start()
         return thread
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment, minus hub and proxy settings, loopback never proxied."""
+    kept = {k: v for k, v in os.environ.items() if k not in STRIPPED_ENV}
+    no_proxy = "127.0.0.1,localhost"
+    return {
+        **kept,
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
 
 
 def start(
@@ -185,7 +215,7 @@ def start(
         "--failure-linger", "0.5",
         *args,
     ]  # fmt: skip
-    child_env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    child_env = {**child_environment(), **(env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=tmp

@@ -68,7 +68,7 @@ def test_streaming_sends_the_same_text_as_one_response(lm_server: servers.Serve)
         headers={"Content-Type": "application/json"},
     )
     chunks, done = [], False
-    with urllib.request.urlopen(request, timeout=30) as resp:
+    with servers.urlopen(request, timeout=30) as resp:
         assert resp.headers["Content-Type"].startswith("text/event-stream")
         for raw in resp:
             line = raw.decode().strip()

@@ -26,11 +26,11 @@ def param_count(model_dir: Path) -> int:
 
 
 def test_estimate_follows_the_target_dtype(tiny_lm: Path) -> None:
-    files = [tiny_lm / "model.safetensors"]
+    headers = loader.read_headers([tiny_lm / "model.safetensors"])
     count = param_count(tiny_lm)
-    assert memory.weight_bytes(files, dtype=torch.float32) == 4 * count
-    assert memory.weight_bytes(files, dtype=torch.bfloat16) == 2 * count
-    estimate = memory.check(files, device=torch.device("cpu"), dtype=torch.float16)
+    assert memory.weight_bytes(headers, dtype=torch.float32) == 4 * count
+    assert memory.weight_bytes(headers, dtype=torch.bfloat16) == 2 * count
+    estimate = memory.check(headers, device=torch.device("cpu"), dtype=torch.float16)
     assert estimate.free_bytes is None
     assert estimate.required_bytes == memory.required_bytes(2 * count) > 2 * count
 
@@ -73,7 +73,7 @@ def test_model_too_big_for_the_gpu_fails_before_loading(tmp_path: Path) -> None:
         handle.write(struct.pack("<Q", len(header)) + header.encode())
         handle.truncate(8 + len(header) + count * 2)
     with pytest.raises(LoadError) as caught:
-        memory.check([path], device=torch.device("cuda"), dtype=torch.bfloat16)
+        memory.check(loader.read_headers([path]), device=torch.device("cuda"), dtype=torch.bfloat16)
     assert caught.value.reason == "InsufficientGPUMemory"
     needed = memory.required_bytes(count * 2)
     assert re.search(rf"required {needed} bytes, free \d+ bytes", caught.value.message)
@@ -97,12 +97,13 @@ def test_loading_converts_dtype_and_counts_stored_bytes(tiny_lm: Path) -> None:
     import threading
 
     reports: list[tuple[int, int]] = []
+    cpu = torch.device("cpu")
+    checkpoint = loader.inspect(
+        tiny_lm, device=cpu, dtype_choice="bfloat16", task_choice="auto", allow_pickle=False
+    )
     loaded = loader.load_model(
-        tiny_lm,
-        device=torch.device("cpu"),
-        dtype_choice="bfloat16",
-        task_choice="auto",
-        allow_pickle=False,
+        checkpoint,
+        device=cpu,
         on_progress=lambda done, total: reports.append((done, total)),
         cancel=threading.Event(),
     )
@@ -118,7 +119,7 @@ def test_cancel_stops_loading_before_the_next_tensor(tiny_lm: Path) -> None:
 
     from modeldeploy.runtime.errors import LoadCancelledError
 
-    cancel, reports = threading.Event(), []
+    cancel, reports, cpu = threading.Event(), [], torch.device("cpu")
 
     def on_progress(done: int, total: int) -> None:
         reports.append(done)
@@ -126,11 +127,10 @@ def test_cancel_stops_loading_before_the_next_tensor(tiny_lm: Path) -> None:
 
     with pytest.raises(LoadCancelledError):
         loader.load_model(
-            tiny_lm,
-            device=torch.device("cpu"),
-            dtype_choice="auto",
-            task_choice="auto",
-            allow_pickle=False,
+            loader.inspect(
+                tiny_lm, device=cpu, dtype_choice="auto", task_choice="auto", allow_pickle=False
+            ),
+            device=cpu,
             on_progress=on_progress,
             cancel=cancel,
         )

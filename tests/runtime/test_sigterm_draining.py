@@ -30,7 +30,7 @@ def test_in_flight_request_finishes_and_exit_is_zero(tiny_lm: Path, tmp_path: Pa
             headers={"Content-Type": "application/json"},
         )
         lines: list[str] = []
-        with urllib.request.urlopen(request, timeout=60) as resp:
+        with servers.urlopen(request, timeout=60) as resp:
             lines.append(resp.readline().decode())  # the first token is out: in flight
             serve.sigterm()
             deadline = time.monotonic() + 10
