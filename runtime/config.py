@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +28,8 @@ class RuntimeConfig:
     revision: str = "main"
     endpoint: str | None = None
     allow_pickle: bool = False
+    include: tuple[str, ...] = ()
+    pins: dict[str, str] = field(default_factory=dict)
     warmup: bool = True
     warmup_prompt: str = "Hello"
     warmup_max_tokens: int = 8

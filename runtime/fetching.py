@@ -1,7 +1,8 @@
 """Per-pod fetch mode: download the repo into the model directory before loading.
 
 Used when the operator configures no cache volume: `serve --repo R [--revision V]
-[--endpoint URL]` and a directory without a manifest of that repo and revision. The fetcher
+[--endpoint URL] [--include GLOB]... [--sha256 PATH=HEX]...` and a directory without a
+manifest of that repo and revision. The fetcher
 does the work (resume, hashes, manifest written last); this module turns its progress events
 into the Fetching → Verifying states and their progress on `/status`, and hands it the
 SIGTERM event so a stopping pod does not finish a download first.
@@ -44,6 +45,8 @@ def fetch_into(ctx: RuntimeContext) -> None:
             endpoint=hubapi.endpoint_or_default(config.endpoint),
             token=os.environ.get("HF_TOKEN") or None,
             allow_pickle=config.allow_pickle,
+            include=config.include,
+            pins=config.pins,
             on_progress=on_progress,
             cancel=ctx.cancel,
         )

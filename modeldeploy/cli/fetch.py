@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from modeldeploy.cli import options
 from modeldeploy.cli.errors import CommandError
-
-PIN = re.compile(r"(?P<path>.+)=(?P<hex>[0-9a-fA-F]{64})")
-
-
-def _pin(text: str) -> tuple[str, str]:
-    match = PIN.fullmatch(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected PATH=<64 hex sha256>")
-    return match["path"], match["hex"].lower()
 
 
 def _repo(text: str) -> str:
@@ -61,26 +51,7 @@ def register(subparsers: Any) -> None:
         help="branch, tag or 40-hex commit (default: main)",
     )
     parser.add_argument("--endpoint", metavar="URL", help="an HF-compatible endpoint")
-    parser.add_argument(
-        "--include",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="only files matching GLOB (repeatable)",
-    )
-    parser.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help="accept .bin/.pt/.pth/.ckpt weights when there are no safetensors",
-    )
-    parser.add_argument(
-        "--sha256",
-        action="append",
-        default=[],
-        type=_pin,
-        metavar="PATH=HEX",
-        help="pin a file's sha256 (overrides the hub's; repeatable)",
-    )
+    options.add_selection_options(parser)
     parser.add_argument(
         "--allow-missing-hash",
         action="store_true",

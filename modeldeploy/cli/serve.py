@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from modeldeploy.cli import options
 from modeldeploy.cli.errors import CommandError
 
 DESCRIPTION = """\
@@ -69,9 +70,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--revision", default="main", help="revision to fetch (default main)")
     parser.add_argument("--endpoint", help="hub endpoint to fetch from (default $HF_ENDPOINT)")
-    parser.add_argument(
-        "--allow-pickle", action="store_true", help="load .bin/.pt weights (can run code)"
-    )
+    options.add_selection_options(parser)  # --include, --allow-pickle, --sha256 (fetch too)
     parser.add_argument(
         "--warmup",
         action=argparse.BooleanOptionalAction,
@@ -124,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         revision=args.revision,
         endpoint=args.endpoint,
         allow_pickle=args.allow_pickle,
+        include=tuple(args.include),
+        pins=dict(args.sha256),
         warmup=args.warmup,
         warmup_prompt=args.warmup_prompt,
         warmup_max_tokens=args.warmup_max_tokens,

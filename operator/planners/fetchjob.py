@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modeldeploy.operator.api.spec import CacheRetention, ModelDeploymentSpec
+from modeldeploy.operator.api.spec import CacheRetention, ModelDeploymentSpec, ModelSource
 from modeldeploy.operator.planners import naming
 
 CACHE_MOUNT = "/cache"
@@ -79,6 +79,12 @@ def fetch_args(spec: ModelDeploymentSpec, *, commit: str | None, endpoint: str |
     ]
     if endpoint:
         args += ["--endpoint", endpoint]
+    return args + selection_args(model)
+
+
+def selection_args(model: ModelSource) -> list[str]:
+    """The file selection and pins, as both `fetch` and `serve --repo` take them."""
+    args: list[str] = []
     for pattern in model.include:
         args += ["--include", pattern]
     if model.allow_pickle:

@@ -65,8 +65,7 @@ def serve_args(
         args += ["--repo", spec.model.repo, "--revision", revision]
         if endpoint:
             args += ["--endpoint", endpoint]
-        if spec.model.allow_pickle:
-            args.append("--allow-pickle")
+        args += fetchjob.selection_args(spec.model)
     if not runtime.warmup.enabled:
         args.append("--no-warmup")
     else:

@@ -134,3 +134,36 @@ def test_sigterm_during_fetch_cancels_it(tiny_lm: Path, tmp_path: Path) -> None:
         finally:
             serve.stop()
     assert not (tmp_path / "model" / ".modeldeploy" / "manifest.json").exists()
+
+
+def test_per_pod_fetch_honours_include_and_pins(tiny_lm: Path, tmp_path: Path) -> None:
+    """`--include` selects the files and a `--sha256` pin overrides the hub: a wrong pin
+    fails the pod with ChecksumMismatch naming the file, as the fetch Job would."""
+    with HubServer() as hub:
+        host(hub, tiny_lm)
+        hub.add_commit(
+            REPO,
+            {**{p.relative_to(tiny_lm).as_posix(): p for p in tinymodels.model_files(tiny_lm)},
+             "notes/extra.txt": b"not selected"},
+        )  # fmt: skip
+        selected = tmp_path / "selected"
+        serve = servers.start(
+            selected, tmp_path, "--repo", REPO, "--endpoint", hub.endpoint,
+            "--include", "*.json", "--include", "*.safetensors",
+        )  # fmt: skip
+        try:
+            serve.wait_state("Ready")
+        finally:
+            serve.stop()
+        assert not (selected / "notes").exists(), "a file outside --include was fetched"
+        pinned = tmp_path / "pinned"
+        serve = servers.start(
+            pinned, tmp_path, "--repo", REPO, "--endpoint", hub.endpoint,
+            "--sha256", f"model.safetensors={'0' * 64}",
+        )  # fmt: skip
+        try:
+            status = serve.wait_state("Failed")
+        finally:
+            serve.stop()
+    assert status["error"]["reason"] == "ChecksumMismatch"
+    assert "model.safetensors" in status["error"]["message"]

@@ -34,6 +34,9 @@ def test_serve_arguments_parse(cached: bool) -> None:
             COMMIT_A,
             "http://mirror",
         )
+        # Per-pod mode fetches the same selection, with the same pins, as the fetch Job.
+        assert parsed.include == ["*.json"] and parsed.allow_pickle is True
+        assert parsed.sha256 == [("model.safetensors", "f" * 64)]
 
 
 def test_serve_without_warmup_parses() -> None:
