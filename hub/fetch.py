@@ -11,6 +11,7 @@ revision first removes the old manifest, so a half-updated directory never looks
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 import time
@@ -151,8 +152,14 @@ def _finish(
         alreadyComplete=complete,
         commit=result.commit,
         bytesDownloaded=result.bytes_downloaded,
+        manifestDigest=_sha256_of(result.manifest),
     )
     return result
+
+
+def _sha256_of(path: Path) -> str:
+    """The manifest's own digest: one value that names every file's verified sha256."""
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _make_dest(dest: Path) -> None:

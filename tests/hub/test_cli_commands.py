@@ -48,6 +48,8 @@ def test_fetch_json_progress_is_one_object_per_line(
     assert done["commit"] == model.commit and done["filesDone"] == done["filesTotal"] == 5
     assert done["bytesDone"] == done["bytesTotal"] == sum(map(len, model.files.values()))
     assert isinstance(done["seconds"], float)
+    manifest_bytes = (dest / ".modeldeploy" / "manifest.json").read_bytes()
+    assert done["manifestDigest"] == "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
 
 
 def test_fetch_failure_ends_with_an_error_line_and_exit_1(
