@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,7 +94,14 @@ def wait_ready(base: str, server: subprocess.Popen[bytes]) -> dict[str, object]:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="modeldeploy-demo-"))
-    say(f"work directory {work}")
+    try:
+        return run_demo(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_demo(work: Path) -> int:
+    say(f"work directory {work} (removed at the end)")
     source = tinymodels.build_causal_lm(work / "source", approx_bytes=40e6)
     files = {str(p.relative_to(source)): p for p in tinymodels.model_files(source)}
     say(f"generated a tiny Llama model: {len(files)} files, "
