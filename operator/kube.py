@@ -62,6 +62,7 @@ _KINDS: dict[tuple[str, str], Any] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): ServiceMonitor,
 }
 _TRANSIENT_STATUS = {409, 429, 500, 502, 503, 504}
+_NOT_SERVED = "the API server does not serve this kind (is its CRD installed?)"
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,14 @@ def _error(exc: Exception, what: str) -> KubeError:
         code = exc.status.code
         return KubeError(
             f"{what}: {exc.status.message}", code=code, transient=code in _TRANSIENT_STATUS
+        )
+    if isinstance(exc, httpx2.HTTPStatusError):
+        # An answer that is no Status object, e.g. the plain 404 of a kind the API server
+        # does not serve (a ServiceMonitor without its CRD): as permanent as its code says.
+        code = exc.response.status_code
+        why = _NOT_SERVED if code == 404 else exc.response.reason_phrase
+        return KubeError(
+            f"{what}: HTTP {code}: {why}", code=code, transient=code in _TRANSIENT_STATUS
         )
     return KubeError(f"{what}: {type(exc).__name__}: {exc}", code=None, transient=True)
 
@@ -200,18 +209,23 @@ class Kube:
             return ""
         return "".join(chunks)
 
-    async def read_secret_key(self, *, namespace: str, name: str, key: str) -> str | None:
-        """A Secret's value by key, decoded (None when absent). The value is never logged."""
+    async def read_secret_key(self, *, namespace: str, name: str, key: str) -> str:
+        """A Secret's value by key, decoded. The value is never logged.
+
+        A Secret that is missing, unreadable (403) or lacks the key raises KubeError naming
+        the Secret and key: resolving anonymously instead would end in a misleading
+        GatedRepo or RepoNotFound.
+        """
+        what = f"token Secret {namespace}/{name} (key {key!r})"
         try:
             secret = await self._client.get(Secret, name, namespace=namespace)
-        except ApiError as exc:
-            if exc.status.code in {403, 404}:
-                return None
-            raise _error(exc, f"get Secret {namespace}/{name}") from None
-        except httpx2.HTTPError as exc:
-            raise _error(exc, f"get Secret {namespace}/{name}") from None
+        except (ApiError, httpx2.HTTPError) as exc:
+            raise _error(exc, f"read {what}") from None
         encoded = (secret.data or {}).get(key)
-        return base64.b64decode(encoded).decode("utf-8").strip() if encoded else None
+        value = base64.b64decode(encoded).decode("utf-8").strip() if encoded else ""
+        if not value:
+            raise KubeError(f"{what}: the key is missing or empty", code=None, transient=False)
+        return value
 
     async def post_event(
         self, *, namespace: str, name: str, uid: str, type_: str, reason: str, message: str

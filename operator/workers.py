@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -101,7 +102,15 @@ class Workers:
                 raise
             except Exception as exc:
                 health.record(outcome="error", seconds=time.perf_counter() - started)
-                log.exception("%s/%s: reconcile failed: %s", key[0], key[1], _safe(exc))
+                # Never the exception's text (nor log.exception, which prints it): it may
+                # quote a token. The frames say where it failed; the type says what.
+                log.error(
+                    "%s/%s: reconcile failed: %s\n%s",
+                    key[0],
+                    key[1],
+                    _safe(exc),
+                    "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+                )
                 return None
         health.record(outcome="ok", seconds=time.perf_counter() - started)
         return delay

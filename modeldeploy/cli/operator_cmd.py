@@ -71,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
     if args.namespace:
         overrides["namespaces"] = tuple(args.namespace)
     if args.all_namespaces:
-        settings = settings.with_overrides(namespaces=())
         overrides["namespaces"] = ()
     settings = settings.with_overrides(**overrides)
     for flag, field in ((args.metrics_port, "metrics_port"), (args.health_port, "health_port")):

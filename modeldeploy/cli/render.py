@@ -62,20 +62,27 @@ def _nodes(path: str | None) -> list[dict[str, Any]] | None:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from modeldeploy.operator.api.validation import validate_model_deployment
+    from modeldeploy.operator import config
+    from modeldeploy.operator.api.validation import InvalidModelDeploymentError
     from modeldeploy.operator.planners import render as render_planner
 
     docs = _load_yaml(args.file, "the ModelDeployment")
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise CommandError(f"{args.file}: expected exactly one ModelDeployment object")
-    problems = validate_model_deployment(docs[0])
-    if problems:
-        for problem in problems:
+    try:
+        settings = config.from_env()  # the operator's defaults (image, endpoint, storage class)
+    except config.SettingsError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        result = render_planner.render(
+            docs[0], nodes=_nodes(args.nodes), settings=settings, placeholder_uid=PLACEHOLDER_UID
+        )
+    except InvalidModelDeploymentError as exc:
+        for problem in exc.problems:
             print(f"{args.file}: {problem}", file=sys.stderr)
-        raise CommandError(f"{args.file}: {len(problems)} problem(s); nothing rendered")
-    result = render_planner.render(
-        docs[0], nodes=_nodes(args.nodes), placeholder_uid=PLACEHOLDER_UID
-    )
+        raise CommandError(
+            f"{args.file}: {len(exc.problems)} problem(s); nothing rendered"
+        ) from None
     for line in result.notes:
         sys.stdout.write(f"# {line}\n")
     dumper = type("NoAliasDumper", (yaml.SafeDumper,), {"ignore_aliases": lambda self, data: True})

@@ -121,6 +121,7 @@ def _check_spec(spec: ModelDeploymentSpec) -> list[Problem]:
         *_check_resources(spec),
         *_check_cache(spec),
         *_check_tolerations(spec.placement.tolerations),
+        *_check_affinity(spec.placement.affinity),
     ]
 
 
@@ -191,3 +192,65 @@ def _check_tolerations(tolerations: list[dict[str, Any]]) -> Iterator[Problem]:
             yield Problem(f"{where}.effect", f"{effect!r} is not a taint effect")
         if operator == "Exists" and toleration.get("value"):
             yield Problem(f"{where}.value", "must be empty when operator is Exists")
+
+
+_AFFINITY = "spec.placement.affinity"
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+_PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+def _check_affinity(affinity: Mapping[str, Any]) -> Iterator[Problem]:
+    """The shape of a core/v1 Affinity, as far as the operator merges its GPU rules into it.
+
+    The schema passes the affinity through unchecked (x-kubernetes-preserve-unknown-fields),
+    so a wrong shape must be caught here, with its path, before the planner merges into it.
+    """
+    for kind in ("podAffinity", "podAntiAffinity"):
+        if kind in affinity and not isinstance(affinity[kind], dict):
+            yield Problem(f"{_AFFINITY}.{kind}", "must be an object")
+    node = affinity.get("nodeAffinity")
+    if node is None:
+        return
+    where = f"{_AFFINITY}.nodeAffinity"
+    if not isinstance(node, dict):
+        yield Problem(where, "must be an object")
+        return
+    yield from _check_required_node_terms(f"{where}.{_REQUIRED}", node.get(_REQUIRED))
+    preferred = node.get(_PREFERRED)
+    if preferred is None:
+        return
+    if not isinstance(preferred, list):
+        yield Problem(f"{where}.{_PREFERRED}", "must be a list")
+        return
+    for index, item in enumerate(preferred):
+        at = f"{where}.{_PREFERRED}[{index}]"
+        weight = item.get("weight") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or not isinstance(item.get("preference"), dict):
+            yield Problem(at, "must be an object with a preference (a node selector term)")
+        elif not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= 100:
+            yield Problem(f"{at}.weight", "must be an integer from 1 to 100")
+        else:
+            yield from _check_term(f"{at}.preference", item["preference"])
+
+
+def _check_required_node_terms(where: str, required: Any) -> Iterator[Problem]:
+    if required is None:
+        return
+    terms = required.get("nodeSelectorTerms") if isinstance(required, dict) else None
+    if not isinstance(terms, list) or not terms:
+        yield Problem(where, "must be an object with a non-empty nodeSelectorTerms list")
+        return
+    for index, term in enumerate(terms):
+        yield from _check_term(f"{where}.nodeSelectorTerms[{index}]", term)
+
+
+def _check_term(where: str, term: Any) -> Iterator[Problem]:
+    if not isinstance(term, dict):
+        yield Problem(where, "must be an object (a node selector term)")
+        return
+    for key in ("matchExpressions", "matchFields"):
+        value = term.get(key)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(e, dict) for e in value)
+        ):
+            yield Problem(f"{where}.{key}", "must be a list of objects")

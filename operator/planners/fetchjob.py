@@ -11,6 +11,8 @@ the arguments, the object, the status or a log line.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from modeldeploy.operator.api.spec import CacheRetention, ModelDeploymentSpec, ModelSource
@@ -137,7 +139,7 @@ def fetch_job(
         "securityContext": {**restricted_container_security(), "readOnlyRootFilesystem": True},
         "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
     }
-    pod_spec = {
+    pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "containers": [container],
         "securityContext": {"fsGroup": RUN_AS_GROUP_FS, "runAsNonRoot": True},
@@ -146,11 +148,13 @@ def fetch_job(
             {"name": "tmp", "emptyDir": {}},
         ],
     }
+    template = {"metadata": {"labels": dict(labels)}, "spec": pod_spec}
+    revision = commit or naming.UNRESOLVED_REVISION
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": names.fetch_job(commit or naming.UNRESOLVED_REVISION),
+            "name": names.fetch_job(revision, template_digest(template)),
             "namespace": names.namespace,
             "labels": labels,
             "annotations": {naming.ANNOTATION_COMMIT: commit or naming.UNRESOLVED_REVISION},
@@ -158,6 +162,11 @@ def fetch_job(
         },
         "spec": {
             "backoffLimit": FETCH_BACKOFF_LIMIT,
-            "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
+            "template": template,
         },
     }
+
+
+def template_digest(template: dict[str, Any]) -> str:
+    """A short digest of a pod template: what makes a Job's (immutable) template differ."""
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()

@@ -28,7 +28,8 @@ UNRESOLVED_REVISION = "unresolved"
 """The revision label (and `render`'s placeholder) before the revision is resolved."""
 
 SHORT_SHA = 12
-JOB_SHA = 10
+JOB_SHA = 6
+JOB_CONFIG = 3
 
 
 def short_sha(commit: str | None) -> str:
@@ -59,9 +60,15 @@ class Names:
     def cache_claim(self) -> str:
         return f"{self.name}-cache"
 
-    def fetch_job(self, commit: str) -> str:
-        """One Job per commit: a new commit is fetched while the old one keeps serving."""
-        return f"{self.name}-fetch-{commit[:JOB_SHA]}"
+    def fetch_job(self, commit: str, config: str) -> str:
+        """One Job per commit and fetch configuration (`config`: a digest of its pod template).
+
+        Per commit: a new commit is fetched while the old one keeps serving. Per
+        configuration: a Job's template is immutable, so a changed include list, pin, image
+        or token reference needs a new Job rather than a re-apply (which the API server
+        rejects). At most 45 + 17 characters: a Job name must fit a label value (63).
+        """
+        return f"{self.name}-fetch-{commit[:JOB_SHA]}-{config[:JOB_CONFIG]}"
 
 
 def common_labels(name: str) -> dict[str, str]:

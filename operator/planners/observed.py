@@ -96,8 +96,10 @@ class PodView:
         scheduled = _condition(status, "PodScheduled")
         container = _runtime_container_status(status)
         state = container.get("state", {})
-        last = container.get("lastState", {}).get("terminated") or {}
-        terminated = state.get("terminated") or last
+        # The last termination explains a container that is down (waiting to restart), not
+        # one that restarted and runs again: that one is judged by its runtime's answer.
+        last = {} if "running" in state else container.get("lastState", {}).get("terminated")
+        terminated = state.get("terminated") or last or {}
         return cls(
             name=metadata.get("name", "?"),
             node=spec.get("nodeName"),
@@ -181,6 +183,11 @@ class FetchView:
             failure_message=(failed or {}).get("message"),
             progress=progress,
         )
+
+    @property
+    def failed_finally(self) -> bool:
+        """The fetch ended without success (an error, nothing running, nothing succeeded)."""
+        return self.error is not None and not self.active and not self.succeeded
 
     @property
     def error(self) -> tuple[str, str] | None:

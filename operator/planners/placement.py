@@ -155,6 +155,9 @@ class Need:
     products: Sequence[str]
     memory_mib: int
     node_selector: Mapping[str, str]
+    memory_required: bool = False
+    """minMemory is set: a node must show (label) that it has it. The estimate alone never
+    excludes a node whose memory is unknown (no GPU feature discovery labels)."""
 
     def describe(self) -> str:
         products = f" of {', '.join(self.products)}" if self.products else ""
@@ -186,6 +189,7 @@ def need_of(spec: ModelDeploymentSpec, *, estimated_bytes: int | None) -> Need:
         products=tuple(spec.gpu.products),
         memory_mib=max(min_mib, estimate_mib),
         node_selector=dict(spec.placement.node_selector),
+        memory_required=spec.gpu.min_memory is not None,
     )
 
 
@@ -195,10 +199,15 @@ def fits(offer: NodeOffer, need: Need) -> bool:
         offer.schedulable
         and offer.devices >= need.devices
         and (not need.products or offer.product in need.products)
-        and offer.memory_mib is not None
-        and offer.memory_mib >= need.memory_mib
+        and _memory_may_fit(offer, need)
         and all(offer.labels.get(k) == v for k, v in need.node_selector.items())
     )
+
+
+def _memory_may_fit(offer: NodeOffer, need: Need) -> bool:
+    if offer.memory_mib is None:
+        return not need.memory_required
+    return offer.memory_mib >= need.memory_mib
 
 
 def preflight(nodes: Iterable[Mapping[str, Any]], need: Need) -> Fit:
@@ -207,8 +216,12 @@ def preflight(nodes: Iterable[Mapping[str, Any]], need: Need) -> Fit:
     fitting = [offer for offer in offers if fits(offer, need)]
     if fitting:
         best = min(fitting, key=lambda offer: _rank(offer, need))
+        unknown = " (its GPU memory is unknown: no memory label)" if best.memory_mib is None else ""
         return Fit(
-            True, best.name, best.product, f"{best.name} ({best.product}) can host a replica"
+            True,
+            best.name,
+            best.product,
+            f"{best.name} ({best.product}) can host a replica{unknown}",
         )
     return Fit(False, None, None, _no_fit_message(offers, need))
 
@@ -223,4 +236,7 @@ def _no_fit_message(offers: list[NodeOffer], need: Need) -> str:
     if not candidates:
         return f"a replica {need.describe()}; no node offers {need.resource_name} at all"
     best = max(candidates, key=lambda offer: (offer.memory_mib or 0, offer.devices))
-    return f"a replica {need.describe()}; the best node, {best.describe()}"
+    unknown = ""
+    if need.memory_required and any(offer.memory_mib is None for offer in candidates):
+        unknown = " (nodes without a memory label cannot show they meet gpu.minMemory)"
+    return f"a replica {need.describe()}; the best node, {best.describe()}{unknown}"

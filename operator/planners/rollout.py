@@ -30,7 +30,7 @@ class Context:
     deployed_commit: str | None = None
     """The commit the existing Deployment serves (its annotation), if any."""
     fetched_commits: frozenset[str] = frozenset()
-    """Commits whose fetch Job succeeded."""
+    """Commits whose fetch Job, as the spec now wants it (`fetch_job_name`), succeeded."""
     fit: Fit | None = None
     weight_bytes: int | None = None
     render: bool = False
@@ -44,6 +44,34 @@ class Plan:
     replicas: int
     fetch_commit: str | None
     keep_jobs: frozenset[str] = field(default_factory=frozenset)
+    fetch_job: str | None = None
+    """The name of the Job that fetches `fetch_commit` (None without a cache)."""
+
+
+def fetch_job_name(
+    spec: ModelDeploymentSpec, *, names: naming.Names, settings: Settings, commit: str
+) -> str:
+    """The Job that fetches `commit` with the spec's current file selection, image and token."""
+    job = _fetch_job(spec, names=names, uid="", settings=settings, commit=commit)
+    return str(job["metadata"]["name"])
+
+
+def _fetch_job(
+    spec: ModelDeploymentSpec,
+    *,
+    names: naming.Names,
+    uid: str,
+    settings: Settings,
+    commit: str | None,
+) -> dict[str, Any]:
+    return fetchjob.fetch_job(
+        spec,
+        names=names,
+        uid=uid,
+        commit=commit,
+        image=spec.runtime.image or settings.runtime_image,
+        endpoint=settings.endpoint_for(spec.model.endpoint),
+    )
 
 
 def serving_commit(spec: ModelDeploymentSpec, ctx: Context) -> str | None:
@@ -68,6 +96,7 @@ def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
     endpoint = settings.endpoint_for(spec.model.endpoint)
     objects: list[dict[str, Any]] = []
     fetch_commit = ctx.commit if spec.cache is not None else None
+    fetch_name = None
     if spec.cache is not None:
         objects.append(
             fetchjob.cache_claim(
@@ -75,16 +104,9 @@ def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
             )
         )
         if fetch_commit is not None or ctx.render:
-            objects.append(
-                fetchjob.fetch_job(
-                    spec,
-                    names=names,
-                    uid=ctx.uid,
-                    commit=fetch_commit,
-                    image=image,
-                    endpoint=endpoint,
-                )
-            )
+            job = _fetch_job(spec, names=names, uid=ctx.uid, settings=settings, commit=fetch_commit)
+            fetch_name = str(job["metadata"]["name"])
+            objects.append(job)
     serving = serving_commit(spec, ctx)
     replicas = desired_replicas(spec, ctx)
     if serving is not None or ctx.render:
@@ -102,8 +124,8 @@ def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
     if spec.monitoring.service_monitor:
         objects.append(workload.service_monitor(names=names, uid=ctx.uid))
     keep = {
-        names.fetch_job(c)
+        fetch_job_name(spec, names=names, settings=settings, commit=c)
         for c in (fetch_commit, serving)
         if c is not None and spec.cache is not None
     }
-    return Plan(objects, serving, replicas, fetch_commit, frozenset(keep))
+    return Plan(objects, serving, replicas, fetch_commit, frozenset(keep), fetch_name)

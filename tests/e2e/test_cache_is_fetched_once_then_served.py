@@ -26,6 +26,12 @@ def _commit_of(deployment: dict | None) -> str | None:
     )
 
 
+def _job_of(cluster: Cluster, namespace: str, commit: str) -> dict | None:
+    """The fetch Job of `commit` (named `<name>-fetch-<sha6>-<template digest>`)."""
+    jobs = items(cluster, "jobs", namespace, "modeldeploy.io/deployment=cached")
+    return next((j for j in jobs if _commit_of(j) == commit), None)
+
+
 def test_fetch_job_then_read_only_replicas_then_new_commit(
     cluster: Cluster, namespace: str, running_operator: helpers.OperatorProcess, hub: HubServer
 ) -> None:
@@ -40,10 +46,11 @@ def test_fetch_job_then_read_only_replicas_then_new_commit(
         }
         apply(cluster, helpers.model_deployment("cached", namespace=namespace, **spec))
         job = helpers.wait_for(
-            lambda: get(cluster, "job", f"cached-fetch-{first[:10]}", namespace),
+            lambda: _job_of(cluster, namespace, first),
             bool,
             what="the fetch Job",
         )
+        assert job["metadata"]["name"].startswith(f"cached-fetch-{first[:6]}-")
         args = job["spec"]["template"]["spec"]["containers"][0]["args"]
         assert args[:6] == ["fetch", repo, "--dest", f"/cache/{first}", "--revision", first]
         deployment = helpers.wait_for(
@@ -77,7 +84,7 @@ def test_fetch_job_then_read_only_replicas_then_new_commit(
         )
         jobs = helpers.wait_for(
             lambda: items(cluster, "jobs", namespace, "modeldeploy.io/deployment=cached"),
-            lambda js: [j["metadata"]["name"] for j in js] == [f"cached-fetch-{second[:10]}"],
+            lambda js: [_commit_of(j) for j in js] == [second],
             what="the old commit's Job removed",
         )
         assert jobs[0]["status"].get("succeeded") == 1
@@ -91,4 +98,29 @@ def test_fetch_job_then_read_only_replicas_then_new_commit(
             ),
             what="status on the new commit",
         )
+
+        # A changed file selection, same commit: a Job's template is immutable, so a new
+        # Job (new name) fetches it and the old one is deleted; nothing is refused.
+        old_name = jobs[0]["metadata"]["name"]
+        narrowed = {**spec, "model": {"repo": repo, "include": ["*.json", "*.safetensors"]}}
+        apply(cluster, helpers.model_deployment("cached", namespace=namespace, **narrowed))
+        renewed = helpers.wait_for(
+            lambda: items(cluster, "jobs", namespace, "modeldeploy.io/deployment=cached"),
+            lambda js: (
+                [_commit_of(j) for j in js] == [second] and js[0]["metadata"]["name"] != old_name
+            ),
+            what="the Job of the new selection replacing the old one",
+        )
+        assert "--include" in renewed[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        obj = wait_status(
+            cluster,
+            "cached",
+            namespace,
+            lambda o: (
+                (condition(o, "Fetched") or {}).get("status") == "True"
+                and o["status"].get("observedGeneration") == o["metadata"]["generation"]
+            ),
+            what="Fetched=True for the new selection",
+        )
+        assert (condition(obj, "Degraded") or {}).get("reason") != "ApplyFailed"
         cluster.kubectl("delete", "mdep", "cached", "-n", namespace, "--wait=true")

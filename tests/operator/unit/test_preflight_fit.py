@@ -90,3 +90,24 @@ def test_mig_profile_memory_label_is_checked() -> None:
 def test_node_selector_of_the_user_is_respected() -> None:
     the_spec = spec(gpu={"count": 1}, placement={"nodeSelector": {"pool": "inference"}})
     assert not placement.preflight(NODES, placement.need_of(the_spec, estimated_bytes=None)).fits
+
+
+UNLABELLED = [node("gpu-x", product="NVIDIA-L4", memory_mib=None, gpus=8)]
+
+
+def test_a_node_of_unknown_memory_may_fit_when_nothing_asks_for_memory() -> None:
+    fit = placement.preflight(
+        UNLABELLED, placement.need_of(spec(gpu={"count": 1}), estimated_bytes=None)
+    )
+    assert fit.fits and fit.node == "gpu-x" and "memory is unknown" in fit.message
+
+
+def test_the_estimate_alone_never_excludes_a_node_of_unknown_memory() -> None:
+    need = placement.need_of(spec(gpu={"count": 1}), estimated_bytes=200 * GIB)
+    assert placement.preflight(UNLABELLED, need).fits
+
+
+def test_min_memory_needs_a_node_that_shows_its_memory() -> None:
+    need = placement.need_of(spec(gpu={"count": 1, "minMemory": "10Gi"}), estimated_bytes=None)
+    fit = placement.preflight(UNLABELLED, need)
+    assert not fit.fits and "unknown memory" in fit.message and "minMemory" in fit.message

@@ -21,6 +21,15 @@ def _ctx(**fields) -> rollout.Context:
     return rollout.Context(**base)
 
 
+def _job(commit: str) -> str:
+    return rollout.fetch_job_name(
+        spec(cache={"size": "1Gi"}),
+        names=NAMES,
+        settings=Settings(runtime_image="img:9"),
+        commit=commit,
+    )
+
+
 def _kinds(plan: rollout.Plan) -> list[str]:
     return [obj["kind"] for obj in plan.objects]
 
@@ -34,7 +43,10 @@ def test_cached_new_commit_keeps_serving_the_old_one_until_fetched() -> None:
     assert plan.serving_commit == COMMIT_A
     assert _deployment(plan)["metadata"]["annotations"][naming.ANNOTATION_COMMIT] == COMMIT_A
     assert plan.fetch_commit == COMMIT_B
-    assert plan.keep_jobs == {NAMES.fetch_job(COMMIT_A), NAMES.fetch_job(COMMIT_B)}
+    assert plan.keep_jobs == {_job(COMMIT_A), _job(COMMIT_B)}
+    assert plan.fetch_job == _job(COMMIT_B) and plan.fetch_job.startswith(
+        f"tiny-fetch-{COMMIT_B[:6]}-"
+    )
 
 
 def test_cached_new_commit_rolls_out_once_fetched() -> None:
@@ -43,7 +55,7 @@ def test_cached_new_commit_rolls_out_once_fetched() -> None:
         _ctx(deployed_commit=COMMIT_A, fetched_commits=frozenset({COMMIT_B})),
     )
     assert plan.serving_commit == COMMIT_B
-    assert plan.keep_jobs == {NAMES.fetch_job(COMMIT_B)}
+    assert plan.keep_jobs == {_job(COMMIT_B)}
 
 
 def test_cached_first_commit_creates_no_deployment_before_the_fetch() -> None:

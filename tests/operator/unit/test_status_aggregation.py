@@ -236,3 +236,38 @@ def test_invalid_spec_names_every_field() -> None:
         and "spec.model.repo" in valid.message
     )
     assert status.phase is Phase.FAILED and status.observed_generation == 2
+
+
+def test_replicas_of_an_older_commit_are_not_counted_ready() -> None:
+    old = {**runtime_status("Ready"), "commit": "0" * 40}
+    status = _status(spec(replicas=1), replicas=[_replica("p-old", old)])
+    assert status.serving_revision == COMMIT_A
+    assert status.ready_replicas == 0 and status.phase is not Phase.READY
+    assert _condition(status, "Ready").status == "False"
+    current = {**runtime_status("Ready"), "commit": COMMIT_A}
+    status = _status(spec(replicas=1), replicas=[_replica("p-new", current)])
+    assert status.phase is Phase.READY and status.ready_replicas == 1
+
+
+def test_the_revision_label_tells_the_commit_when_the_runtime_does_not() -> None:
+    labelled = pod("p-old")
+    labelled["metadata"]["labels"][naming.LABEL_REVISION] = "0" * 12
+    replica = planner.Replica(
+        PodView.from_pod(labelled), RuntimeReport.from_json(runtime_status("Ready"))
+    )
+    status = _status(spec(replicas=1), replicas=[replica])
+    assert status.ready_replicas == 0 and status.phase is Phase.DEPLOYING
+
+
+def test_invalid_spec_drops_what_was_observed_of_replicas() -> None:
+    previous = _status(
+        replicas=[_replica("p1", runtime_status("Ready")), _replica("p2", runtime_status("Ready"))]
+    )
+    problems = [Problem("spec.gpu.count", "must be >= 0")]
+    status = planner.invalid_spec_status(previous, problems, generation=4, now=NOW, replicas=2)
+    assert status.phase is Phase.FAILED
+    assert status.ready is None and status.ready_replicas == 0 and status.replica_statuses == []
+    assert status.placement is None and status.download is None and status.progress is None
+    assert status.replicas == 2  # the pods that exist, for the scale subresource
+    assert status.resolved_revision == COMMIT_A and status.serving_revision == COMMIT_A
+    assert status.timings == previous.timings and status.selector == previous.selector

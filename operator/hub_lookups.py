@@ -1,0 +1,149 @@
+"""What the operator asks the hub: the commit a revision names, and the weights' size.
+
+Both are cached so that an idle fleet costs almost nothing: a resolve is repeated every
+`resolve_seconds` (a pinned commit only once; a failed one every RETRY_RESOLVE_SECONDS
+when retrying can help), a size estimate once per commit. The token is read from the
+Secret at each ask and never leaves this module except towards the hub; messages that may
+quote it are redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from modeldeploy.operator import indexes, kube
+from modeldeploy.operator.api.spec import ModelDeploymentSpec
+from modeldeploy.operator.api.status import ModelDeploymentStatus
+from modeldeploy.operator.config import Settings
+from modeldeploy.operator.planners import status as status_planner
+
+log = logging.getLogger(__name__)
+
+RETRY_RESOLVE_SECONDS = 30.0
+
+
+@dataclass
+class _Resolved:
+    outcome: status_planner.ResolveOutcome
+    at: float
+
+
+class HubLookups:
+    """Resolves and size estimates, cached per ModelDeployment and per commit."""
+
+    def __init__(self, *, settings: Settings, client: kube.Kube) -> None:
+        self.settings = settings
+        self._kube = client
+        self._resolved: dict[indexes.Key, _Resolved] = {}
+        self._estimates: dict[tuple[str, str, str, str], int | None] = {}
+
+    def forget(self, key: indexes.Key) -> None:
+        self._resolved.pop(key, None)
+
+    async def resolve(
+        self, key: indexes.Key, spec: ModelDeploymentSpec, previous: ModelDeploymentStatus
+    ) -> status_planner.ResolveOutcome:
+        model = spec.model
+        cached = self._resolved.get(key)
+        if cached is not None and cached.outcome.revision == model.revision:
+            if cached.outcome.error is None and cached.outcome.commit == model.revision:
+                return cached.outcome  # a pinned commit never moves: resolved once
+            age = time.monotonic() - cached.at
+            wait = (
+                self.settings.resolve_seconds
+                if cached.outcome.error is None or not cached.outcome.retryable
+                else RETRY_RESOLVE_SECONDS
+            )
+            if age < wait:
+                return status_planner.ResolveOutcome(
+                    cached.outcome.commit,
+                    cached.outcome.revision,
+                    cached.outcome.error,
+                    cached.outcome.retryable,
+                )
+        earlier = previous.resolved_revision if previous.resolved_from == model.revision else None
+        outcome = await self.ask_hub(key, spec, earlier)
+        self._resolved[key] = _Resolved(outcome, time.monotonic())
+        return outcome
+
+    async def ask_hub(
+        self, key: indexes.Key, spec: ModelDeploymentSpec, earlier: str | None
+    ) -> status_planner.ResolveOutcome:
+        from modeldeploy.hub.errors import FetchError
+        from modeldeploy.hub.resolve import resolve_revision
+
+        model = spec.model
+        started = time.monotonic()
+        try:
+            token = await self._token(key, spec)
+        except kube.KubeError as exc:
+            return status_planner.ResolveOutcome(
+                earlier, model.revision, ("TokenUnavailable", str(exc)), True
+            )
+        try:
+            commit = await asyncio.to_thread(
+                resolve_revision,
+                model.repo,
+                model.revision,
+                endpoint=self.settings.endpoint_for(model.endpoint),
+                token=token,
+            )
+        except FetchError as exc:
+            error = (exc.reason.value, redact(exc.message, token))
+            return status_planner.ResolveOutcome(earlier, model.revision, error, exc.retryable)
+        except Exception as exc:  # the hub client may raise anything on a broken network
+            # Its text goes to status and an Event; a client may quote the token in it
+            # (e.g. "Illegal header value b'Bearer hf_...'").
+            error = ("NetworkError", redact(f"{type(exc).__name__}: {exc}", token))
+            return status_planner.ResolveOutcome(earlier, model.revision, error, True)
+        return status_planner.ResolveOutcome(
+            commit, model.revision, None, False, time.monotonic() - started
+        )
+
+    async def _token(self, key: indexes.Key, spec: ModelDeploymentSpec) -> str | None:
+        ref = spec.model.token_secret_ref
+        if ref is None:
+            return None
+        return await self._kube.read_secret_key(namespace=key[0], name=ref.name, key=ref.key)
+
+    async def weight_bytes(
+        self, key: indexes.Key, spec: ModelDeploymentSpec, commit: str | None
+    ) -> int | None:
+        """Bytes of weights at the target dtype, from safetensors headers (once per commit)."""
+        if commit is None:
+            return None
+        endpoint = self.settings.endpoint_for(spec.model.endpoint)
+        cache_key = (spec.model.repo, commit, spec.runtime.dtype.value, endpoint)
+        if cache_key not in self._estimates:
+            self._estimates[cache_key] = await self.ask_size(key, spec, commit, endpoint)
+        return self._estimates[cache_key]
+
+    async def ask_size(
+        self, key: indexes.Key, spec: ModelDeploymentSpec, commit: str, endpoint: str
+    ) -> int | None:
+        from modeldeploy.hub.safetensors_header import remote_weight_bytes
+
+        dtype = None if spec.runtime.dtype.value == "auto" else spec.runtime.dtype.value
+        try:
+            token = await self._token(key, spec)
+            return await asyncio.to_thread(
+                remote_weight_bytes,
+                spec.model.repo,
+                commit,
+                endpoint=endpoint,
+                token=token,
+                dtype=dtype,
+            )
+        except Exception as exc:  # no estimate is no reason to stop: the preflight is skipped
+            log.info(
+                "no size estimate for %s@%s: %s", spec.model.repo, commit[:12], type(exc).__name__
+            )
+            return None
+
+
+def redact(text: str, token: str | None) -> str:
+    """`text` with the token replaced (messages reach status, Events and logs)."""
+    return text.replace(token, "<token>") if token else text

@@ -1,0 +1,117 @@
+"""What the status planner works from: the resolve outcome, each replica, one reconcile's inputs.
+
+Kept apart from the rules (phase, verdicts, status) so that each rule module imports the same
+small types and none imports another's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from modeldeploy.operator.api.spec import ModelDeploymentSpec
+from modeldeploy.operator.api.status import ModelDeploymentStatus, ReplicaStatus
+from modeldeploy.operator.planners import naming
+from modeldeploy.operator.planners.observed import (
+    PENDING,
+    UNREACHABLE,
+    FetchView,
+    PodView,
+    RuntimeReport,
+)
+from modeldeploy.operator.planners.placement import Fit
+from modeldeploy.operator.planners.rollout import Plan
+
+
+@dataclass(frozen=True)
+class ResolveOutcome:
+    """The latest resolve: the commit (possibly from before) and the error of this attempt."""
+
+    commit: str | None
+    revision: str
+    error: tuple[str, str] | None = None
+    retryable: bool = False
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Replica:
+    pod: PodView
+    report: RuntimeReport
+
+    @property
+    def state(self) -> str:
+        if self.report.reachable:
+            return self.report.state
+        return UNREACHABLE if self.pod.running else PENDING
+
+    @property
+    def ready(self) -> bool:
+        return self.report.reachable and self.report.state == "Ready" and not self.pod.deleting
+
+    def serves(self, commit: str | None) -> bool:
+        """Whether this replica runs `commit`: the runtime's own answer, else its pod label."""
+        if commit is None:
+            return True
+        if self.report.reachable and self.report.commit:
+            return self.report.commit == commit
+        if self.pod.commit_label and self.pod.commit_label != naming.UNRESOLVED_REVISION:
+            return self.pod.commit_label == naming.short_sha(commit)
+        return True
+
+    @property
+    def failure(self) -> tuple[str, str] | None:
+        if self.report.reachable:
+            # The runtime answers: its state is the truth (a pod that restarted once and
+            # recovered still carries its last termination message).
+            if self.report.state == "Failed":
+                return self.report.reason or "RuntimeFailed", self.report.message or ""
+            return None
+        return self.pod.failure
+
+    def to_status(self) -> ReplicaStatus:
+        failure = self.failure
+        reason, message = failure if failure else (None, None)
+        if failure is None and not self.report.reachable:
+            reason, message = (
+                ("Unschedulable", self.pod.unschedulable_message)
+                if self.pod.scheduled is False
+                else (self.report.reason, self.report.message)
+            )
+        return ReplicaStatus(
+            name=self.pod.name,
+            node=self.pod.node,
+            state="Failed" if failure else self.state,
+            progress=self.report.progress if self.report.reachable else 0.0,
+            ready=self.ready,
+            reason=reason,
+            message=message,
+            restarts=self.pod.restarts,
+        )
+
+
+@dataclass(frozen=True)
+class StatusInputs:
+    name: str
+    generation: int
+    spec: ModelDeploymentSpec
+    previous: ModelDeploymentStatus
+    plan: Plan
+    resolve: ResolveOutcome
+    fetch: FetchView | None
+    replicas: Sequence[Replica]
+    fit: Fit | None
+    estimate_bytes: int | None
+    now: datetime
+    apply_errors: Sequence[str] = ()
+    """What the API server refused to apply this time, one line per object."""
+
+
+def first_failure(runtime: Sequence[Replica]) -> tuple[Replica, tuple[str, str]] | None:
+    """The first failed replica and its (reason, message), in the order given."""
+    for replica in runtime:
+        failure = replica.failure
+        if failure is not None:
+            return replica, failure
+    return None
