@@ -15,7 +15,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from modeldeploy.runtime.engine import Engine, SamplingParams
 
 T = TypeVar("T")
+R = TypeVar("R", bodies.CompletionRequest, bodies.EmbeddingRequest)
 
 
 def error(status: int, message: str, kind: str, **extra: Any) -> web.Response:
@@ -131,9 +132,39 @@ class OpenAIRoutes:
         return web.json_response({"object": "list", "data": data})
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
+        async def work(engine: Engine, parsed: bodies.CompletionRequest) -> web.StreamResponse:
+            if parsed.stream:
+                return await self._stream_completion(request, engine, parsed)
+            return await self._complete(engine, parsed)
+
+        return await self._serve(request, "text-generation", bodies.completion, work)
+
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        async def work(engine: Engine, parsed: bodies.EmbeddingRequest) -> web.StreamResponse:
+            result = await self._call(lambda: engine.embed(list(parsed.inputs)))
+            data = [
+                {"object": "embedding", "index": i, "embedding": vector}
+                for i, vector in enumerate(result.vectors)
+            ]
+            usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
+            return web.json_response(
+                {"object": "list", "data": data, "model": self.ctx.info.name, "usage": usage}
+            )
+
+        return await self._serve(request, "embeddings", bodies.embedding, work)
+
+    async def _serve(
+        self,
+        request: web.Request,
+        task: str,
+        parse: Callable[[Any], R],
+        work: Callable[[Engine, R], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """The shared shape of a serving request: 503 before Ready, 400 for a bad body or
+        prompt, the in-flight count (drain waits on it) around the work itself."""
         try:
-            engine = self._engine("text-generation")
-            parsed = bodies.completion(await self._body(request))
+            engine = self._engine(task)
+            parsed = parse(await self._body(request))
             self._check_model(parsed.model)
         except bodies.BadRequestError as exc:
             return error(400, str(exc), "invalid_request_error")
@@ -141,40 +172,13 @@ class OpenAIRoutes:
             return exc.response
         self.ctx.request_started()
         try:
-            if parsed.stream:
-                return await self._stream_completion(request, engine, parsed)
-            return await self._complete(engine, parsed)
+            return await work(engine, parsed)
         except bodies.BadRequestError as exc:  # found while tokenizing the prompt
             return error(400, str(exc), "invalid_request_error")
         except ServingError as exc:
             return exc.response
         finally:
             self.ctx.request_finished()
-
-    async def embeddings(self, request: web.Request) -> web.Response:
-        try:
-            engine = self._engine("embeddings")
-            parsed = bodies.embedding(await self._body(request))
-            self._check_model(parsed.model)
-        except bodies.BadRequestError as exc:
-            return error(400, str(exc), "invalid_request_error")
-        except ServingError as exc:
-            return exc.response
-        self.ctx.request_started()
-        try:
-            result = await self._call(lambda: engine.embed(list(parsed.inputs)))
-        except ServingError as exc:
-            return exc.response
-        finally:
-            self.ctx.request_finished()
-        data = [
-            {"object": "embedding", "index": i, "embedding": vector}
-            for i, vector in enumerate(result.vectors)
-        ]
-        usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
-        return web.json_response(
-            {"object": "list", "data": data, "model": self.ctx.info.name, "usage": usage}
-        )
 
     # -- completions -----------------------------------------------------------------------
     def _params(self, parsed: bodies.CompletionRequest) -> SamplingParams:
