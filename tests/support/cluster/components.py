@@ -54,6 +54,9 @@ def controller_manager_argv(bin_dir: Path, state: Path, port: int) -> list[str]:
         f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'ca.crt'}", "--cluster-name=modeldeploy-test",
         "--controllers=*", "--profiling=false", "--v=1",
+        # kwok renews node leases from a process that competes for 2 busy cores; a late
+        # heartbeat must not get a simulated node tainted unreachable (and its pods evicted).
+        "--node-monitor-grace-period=10m",
     ]  # fmt: skip
 
 
