@@ -18,8 +18,31 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------------------------------------
-# Builder: build the wheel and install it with its dependencies into a venv at its final path.
-FROM ${BASE_IMAGE} AS builder
+# Stages, so that a change to the sources never copies or commits the dependencies again:
+#   requirements  the third-party requirement list, read from pyproject.toml (a change to
+#                 pyproject.toml that leaves the list as it was reuses every layer below)
+#   deps          the venv at its final path with those requirements (torch and the CUDA
+#                 libraries: gigabytes, rarely changed)
+#   deps-final    deps without pip and setuptools: what the final image copies, once, and what
+#                 the layer cache then reuses as long as the requirement list stays the same
+#   builder       deps plus the sources: builds the wheel, installs and checks it, and installs
+#                 it again under /staging, which the final stage copies as a small last layer
+FROM ${BASE_IMAGE} AS requirements
+ARG TORCH_VARIANT=cuda
+SHELL ["/bin/bash", "-euxo", "pipefail", "-c"]
+WORKDIR /src
+COPY pyproject.toml ./
+RUN case "${TORCH_VARIANT}" in \
+      none)     extras="" ;; \
+      cpu|cuda) extras="runtime" ;; \
+      *)        echo "TORCH_VARIANT must be cuda, cpu or none, not '${TORCH_VARIANT}'" >&2; exit 2 ;; \
+    esac; \
+    python3 -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+print("\n".join(p["dependencies"] + [d for e in sys.argv[1:] for d in p["optional-dependencies"][e]]))' \
+      ${extras} > /requirements.txt
+
+# ---------------------------------------------------------------------------------------------
+FROM ${BASE_IMAGE} AS deps
 ARG TORCH_VARIANT=cuda
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -29,28 +52,34 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 SHELL ["/bin/bash", "-euxo", "pipefail", "-c"]
 RUN python3 -m venv /opt/modeldeploy
 ENV PATH=/opt/modeldeploy/bin:${PATH}
-WORKDIR /src
-# Dependencies first, in their own layer, read from pyproject.toml alone: a change to the
-# sources then rebuilds only the small layer below, not torch and friends.
+COPY --from=requirements /requirements.txt /tmp/requirements.txt
 # Behind a TLS-intercepting proxy, pass its CA bundle as a build secret (never stored in a
 # layer): docker build --secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt ...
-COPY pyproject.toml README.md ./
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
-    case "${TORCH_VARIANT}" in \
-      none) extras="" ;; \
-      cpu)  pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch>=2.5,<3"; extras="runtime" ;; \
-      cuda) extras="runtime" ;; \
-      *)    echo "TORCH_VARIANT must be cuda, cpu or none, not '${TORCH_VARIANT}'" >&2; exit 2 ;; \
-    esac; \
-    python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-print("\n".join(p["dependencies"] + [d for e in sys.argv[1:] for d in p["optional-dependencies"][e]]))' \
-      ${extras} > /tmp/requirements.txt; \
+    if [ "${TORCH_VARIANT}" = cpu ]; then \
+      pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch>=2.5,<3"; \
+    fi; \
     pip install --no-cache-dir --requirement /tmp/requirements.txt; \
     rm /tmp/requirements.txt
+
+# ---------------------------------------------------------------------------------------------
+FROM deps AS deps-final
+# Nothing in the final image installs anything: pip goes, and setuptools unless a dependency
+# needs it at run time.
+SHELL ["/bin/bash", "-euxo", "pipefail", "-c"]
+RUN if [ -z "$(pip show setuptools | sed -n 's/^Required-by: *//p')" ]; then \
+      pip uninstall --yes setuptools; \
+    fi; \
+    pip uninstall --yes pip
+
+# ---------------------------------------------------------------------------------------------
+FROM deps AS builder
 # modeldeploy/{operator,runtime,hub} are symlinks to the top-level folders: copy the real
 # folders next to them so the links resolve, and let the wheel build follow them. The final
 # stage gets only the installed files (no links, no sources).
+WORKDIR /src
+COPY pyproject.toml README.md ./
 COPY hub/ hub/
 COPY operator/ operator/
 COPY runtime/ runtime/
@@ -61,15 +90,39 @@ RUN --mount=type=secret,id=pip_cert \
     pip install --no-cache-dir --no-deps /tmp/wheels/modeldeploy-*.whl; \
     pip check; \
     modeldeploy --version; \
-    if [ -z "$(pip show setuptools | sed -n 's/^Required-by: *//p')" ]; then \
-      pip uninstall --yes setuptools; \
-    fi; \
-    pip uninstall --yes pip; \
+    pip install --no-cache-dir --no-deps --ignore-installed --no-warn-script-location --root /staging \
+      /tmp/wheels/modeldeploy-*.whl; \
+    test "$(ls /staging)" = opt; \
     rm -rf /tmp/wheels
 
 # ---------------------------------------------------------------------------------------------
 # Final: the base plus the venv, run as an unprivileged user. No compilers, no pip, no caches.
+# Layers: the user, the dependencies (reused from the cache while pyproject.toml is unchanged),
+# then modeldeploy itself (a few hundred kB). Labels come last: their values (revision, date)
+# change on every build and would otherwise invalidate the layers below them.
 FROM ${BASE_IMAGE}
+SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
+# A fixed numeric uid/gid (the distroless "nonroot" convention) so that Kubernetes can check
+# runAsNonRoot without a name lookup, and cache volumes can be shared by fsGroup.
+RUN groupadd --gid 65532 modeldeploy \
+    && useradd --uid 65532 --gid 65532 --no-log-init --home-dir /home/modeldeploy --create-home \
+       --shell /usr/sbin/nologin modeldeploy
+COPY --from=deps-final /opt/modeldeploy /opt/modeldeploy
+COPY --from=builder /staging/ /
+# HF_HOME under /tmp: the root filesystem is read-only in the chart's pods (emptyDir on /tmp).
+ENV PATH=/opt/modeldeploy/bin:${PATH} \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HF_HOME=/tmp/huggingface \
+    HF_HUB_DISABLE_TELEMETRY=1
+USER 65532:65532
+WORKDIR /home/modeldeploy
+EXPOSE 8080
+# Kubernetes probes the runtime (/livez, /readyz, /startupz) and the operator (its health
+# endpoint); a Docker HEALTHCHECK would only duplicate them, with the wrong role for one of them.
+HEALTHCHECK NONE
+ENTRYPOINT ["modeldeploy"]
+CMD ["--help"]
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 ARG TORCH_VARIANT=cuda
 ARG VERSION=0.1.0
@@ -87,24 +140,3 @@ LABEL org.opencontainers.image.title="modeldeploy" \
       org.opencontainers.image.documentation="https://github.com/example/modeldeploy/blob/main/docs/install.md" \
       org.opencontainers.image.base.name="${BASE_IMAGE}" \
       io.modeldeploy.torch-variant="${TORCH_VARIANT}"
-SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
-# A fixed numeric uid/gid (the distroless "nonroot" convention) so that Kubernetes can check
-# runAsNonRoot without a name lookup, and cache volumes can be shared by fsGroup.
-RUN groupadd --gid 65532 modeldeploy \
-    && useradd --uid 65532 --gid 65532 --no-log-init --home-dir /home/modeldeploy --create-home \
-       --shell /usr/sbin/nologin modeldeploy
-COPY --from=builder /opt/modeldeploy /opt/modeldeploy
-# HF_HOME under /tmp: the root filesystem is read-only in the chart's pods (emptyDir on /tmp).
-ENV PATH=/opt/modeldeploy/bin:${PATH} \
-    PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    HF_HOME=/tmp/huggingface \
-    HF_HUB_DISABLE_TELEMETRY=1
-USER 65532:65532
-WORKDIR /home/modeldeploy
-EXPOSE 8080
-# Kubernetes probes the runtime (/livez, /readyz, /startupz) and the operator (its health
-# endpoint); a Docker HEALTHCHECK would only duplicate them, with the wrong role for one of them.
-HEALTHCHECK NONE
-ENTRYPOINT ["modeldeploy"]
-CMD ["--help"]

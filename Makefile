@@ -8,8 +8,10 @@ $(error hack/venv.sh failed to set up the virtual environment; run it directly t
 endif
 BIN := $(VENV)/bin
 CRD = crds/modeldeploy.io_modeldeployments.yaml
+# Components hack/build-tools.sh builds for the tests and the demo (the real node included).
+NODE_TOOLS := etcd k8s kwok helm kubelet
 
-.PHONY: help setup tools test test-unit lint format crd bench demo demo-down cluster-up cluster-down
+.PHONY: help setup tools test test-unit lint format crd bench demo demo-down demo-local cluster-up cluster-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -20,8 +22,12 @@ setup:  ## create the venv and install the project with its test tools
 tools:  ## build etcd, kube-apiserver, kwok, helm, ... from source (cached outside the tree)
 	@hack/build-tools.sh >/dev/null
 
-test:  ## the full test suite, real control plane included (what CI runs)
-	export MODELDEPLOY_TOOLS_BIN="$$(hack/build-tools.sh)"; $(BIN)/pytest
+# The real-node tests use the images hack/image/build.sh made for the current sources (CI builds
+# them first); with none built they skip and say so (in CI they fail instead).
+test:  ## the full test suite, real control plane and real node included (what CI runs)
+	export MODELDEPLOY_TOOLS_BIN="$$(MODELDEPLOY_TOOLS="$(NODE_TOOLS)" hack/build-tools.sh)"; \
+	export MODELDEPLOY_NODE_IMAGES="$$(hack/image/build.sh --print 2>/dev/null):$$(TORCH_VARIANT=cuda hack/image/build.sh --print 2>/dev/null)"; \
+	$(BIN)/pytest
 
 test-unit:  ## the tests that need no control plane
 	$(BIN)/pytest -m "not cluster"
@@ -46,8 +52,14 @@ bench:  ## run the benchmarks (ratios against baselines measured in the same run
 	$(BIN)/python bench/bench_runtime.py
 	export MODELDEPLOY_TOOLS_BIN="$$(hack/build-tools.sh)"; $(BIN)/python bench/bench_operator.py
 
-demo:  ## the main job: hub mirror -> fetch -> verify -> serve -> Ready -> a completion
+demo:  ## the main job on a real node: apply a ModelDeployment -> fetch Job -> Ready -> completion
 	$(BIN)/python hack/demo.py
+
+demo-down:  ## stop and remove everything `make demo` started
+	hack/local-cluster.sh down
+
+demo-local:  ## the same model without Kubernetes: mirror -> fetch -> verify -> serve -> completion
+	$(BIN)/python hack/demo_local.py
 
 cluster-up:  ## start the local control plane (then: eval "$$(hack/local-cluster.sh env)")
 	hack/local-cluster.sh up

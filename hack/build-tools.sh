@@ -15,7 +15,8 @@
 #
 # Environment: MODELDEPLOY_TOOLS_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/modeldeploy/tools),
 # GO (default go), MODELDEPLOY_TOOLS (space-separated components; default "etcd k8s kwok helm";
-# "kubelet" (Kubernetes 1.35, tools/kubelet) is built only when named here).
+# "kubelet" (kubelet and kube-proxy of Kubernetes 1.35, tools/kubelet) is built only when named
+# here, e.g. MODELDEPLOY_TOOLS="etcd k8s kwok helm kubelet").
 # Progress and timings go to stderr; only the bin dir goes to stdout.
 set -euo pipefail
 
@@ -72,9 +73,10 @@ packages_and_ldflags() {
         ldflags="$base_ldflags $(kubernetes_version_flags "$(module_version "$dir" k8s.io/kubernetes)")"
         ;;
     kubelet)
-        # Opt-in (MODELDEPLOY_TOOLS="... kubelet"): a different minor than the control plane,
-        # within the supported skew, for tests that run a real node.
-        packages=(k8s.io/kubernetes/cmd/kubelet)
+        # Opt-in (MODELDEPLOY_TOOLS="... kubelet"): the real node's kubelet and kube-proxy, a
+        # different minor than the control plane (within the supported skew) because 1.35 is the
+        # last minor that supports containerd 1.x, which Debian ships.
+        packages=(k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
         ldflags="$base_ldflags $(kubernetes_version_flags "$(module_version "$dir" k8s.io/kubernetes)")"
         ;;
     etcd)

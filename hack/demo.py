@@ -1,168 +1,161 @@
-"""The main job, end to end on this machine: mirror -> fetch -> verify -> serve -> Ready.
+"""The main job on a real node: `kubectl apply` a ModelDeployment and watch it become Ready.
 
-1. Generate a tiny Llama-architecture model (random weights, a real BPE tokenizer).
-2. Serve it from a Hugging Face-compatible mirror on loopback.
-3. `modeldeploy fetch` it: resolve the branch to a commit, download, verify sha256.
-4. `modeldeploy verify` re-hashes every byte against the manifest.
-5. `modeldeploy serve` it, printing every runtime state from /status/stream as it happens
-   while polling /readyz, which must stay 503 until the state is Ready.
-6. Ask for a completion, then SIGTERM: Draining, exit 0.
+What runs, all on this machine (no Docker, no registry, nothing leaves the machine):
+1. Builds what is missing (cached): the Kubernetes binaries with kubelet and kube-proxy, the
+   operator and runtime images from our Dockerfile (buildah), the pause image.
+2. Starts the local cluster with a real node: kubelet + containerd + runc + bridge CNI +
+   kube-proxy, the images imported into containerd (hack/local-cluster.sh up --node).
+3. Generates a tiny Llama model (random weights, real tokenizer) and serves it from a hub
+   mirror on the pod network's gateway address.
+4. Installs the chart (the operator runs in a pod) and applies a ModelDeployment with a cache
+   volume; prints every phase, the fetch Job, and each pod's Ready condition (kubelet's own
+   readiness probe) beside what the runtime itself says, as they change.
+5. Asks for a completion through the Service's ClusterIP (kube-proxy), and leaves the
+   cluster running for you to look at. `make demo-down` stops and removes everything.
 
-Run it with `make demo` (which sets up the environment first).
+Run it with `make demo`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from tests.support import hubserver, tinymodels
-from tests.support.net import free_port
+from tests.support import modelflow, tinymodels  # noqa: E402
+from tests.support.cluster import lifecycle, processes  # noqa: E402
 
 REPO = "demo/tiny-chat"
+NAME = "tiny-chat"
+NAMESPACE = "demo"
+BEGAN = time.monotonic()
 
 
 def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+    print(f"[{time.strftime('%H:%M:%S')} +{time.monotonic() - BEGAN:6.1f}s] {message}", flush=True)
 
 
-def modeldeploy(*args: str) -> list[str]:
-    return [sys.executable, "-m", "modeldeploy", *args]
+def build(what: str, command: list[str], env: dict[str, str] | None = None) -> str:
+    """Run a build script that prints its result path; its progress goes to our stderr."""
+    say(f"{what}: {' '.join(command)}")
+    began = time.monotonic()
+    done = subprocess.run(
+        command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"demo: {what} failed (exit {done.returncode}); see the messages above")
+    result = done.stdout.strip().splitlines()[-1]
+    say(f"  done in {time.monotonic() - began:.0f} s: {result}")
+    return result
 
 
-def http(url: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+def start_cluster(images: list[str]) -> lifecycle.Cluster:
+    argv = [str(ROOT / "hack" / "local-cluster.sh"), "up", "--node"]
+    for image in images:
+        argv += ["--image", image]
+    say(f"starting the cluster with a real node: {' '.join(argv[1:])}")
+    done = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit("demo: the cluster did not start; see the messages above")
+    state = lifecycle.recorded_state_dir()
+    if state is None:
+        raise SystemExit("demo: the cluster started but recorded no state dir")
+    return lifecycle.attach(state)
 
 
-def watch_states(base: str, seen: list[str], done: threading.Event) -> None:
-    """Print each state the runtime pushes on /status/stream (Server-Sent Events)."""
-    try:
-        with urllib.request.urlopen(f"{base}/status/stream", timeout=300) as stream:
-            for raw in stream:
-                line = raw.decode().strip()
-                if not line.startswith("data:"):
-                    continue
-                report = json.loads(line[5:])
-                state = str(report.get("state"))
-                if not seen or seen[-1] != state:
-                    seen.append(state)
-                    progress = float(report.get("progress") or 0.0)
-                    say(f"runtime state: {state:<10} progress {progress:5.1%}")
-                if done.is_set() or state in ("Ready", "Failed"):
-                    return
-    except OSError:
-        return
-
-
-def wait_ready(base: str, server: subprocess.Popen[bytes]) -> dict[str, object]:
-    """Poll /readyz until 200; check it never says 200 before /status says Ready."""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"demo: modeldeploy serve exited with {server.returncode}")
-        try:
-            code, _ = http(f"{base}/readyz")
-        except OSError:
-            time.sleep(0.1)
-            continue
-        if code == 200:
-            _, status = http(f"{base}/status")
-            if status.get("state") != "Ready":
-                raise SystemExit(f"demo: /readyz said 200 while the state is {status.get('state')}")
-            return status
-        time.sleep(0.05)
-    raise SystemExit("demo: the runtime did not become Ready within 300 s")
+def start_mirror(cluster: lifecycle.Cluster) -> tuple[str, str]:
+    """Generate the model and serve it from a mirror recorded with the cluster's processes
+    (so `make demo-down` stops it too). Returns (endpoint, commit)."""
+    assert cluster.state_dir is not None and cluster.pod_gateway is not None
+    work = cluster.state_dir / "demo"
+    source = tinymodels.build_causal_lm(work / "model", approx_bytes=40e6)
+    size = sum(p.stat().st_size for p in tinymodels.model_files(source))
+    say(f"generated a tiny Llama model: {size / 1e6:.1f} MB in {source}")
+    ready_file = work / "mirror.json"
+    argv = [sys.executable, "-m", "tests.support.hubserver", "--host", cluster.pod_gateway,
+            "--repo", f"{REPO}={source}", "--ready-file", str(ready_file)]  # fmt: skip
+    env_path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env_path}" if env_path else str(ROOT)
+    processes.launch(cluster.state_dir, "hub-mirror", argv, die_with_parent=False)
+    deadline = time.monotonic() + 30
+    while not ready_file.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: the hub mirror did not start; see {cluster.state_dir}/logs")
+        time.sleep(0.1)
+    mirror = json.loads(ready_file.read_text())
+    say(f"hub mirror on {mirror['endpoint']} (the pod network) serves {REPO} at main = "
+        f"{mirror['commits'][REPO][:12]}")  # fmt: skip
+    return str(mirror["endpoint"]), str(mirror["commits"][REPO])
 
 
 def main() -> int:
-    work = Path(tempfile.mkdtemp(prefix="modeldeploy-demo-"))
-    try:
-        return run_demo(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def run_demo(work: Path) -> int:
-    say(f"work directory {work} (removed at the end)")
-    source = tinymodels.build_causal_lm(work / "source", approx_bytes=40e6)
-    files = {str(p.relative_to(source)): p for p in tinymodels.model_files(source)}
-    say(f"generated a tiny Llama model: {len(files)} files, "
-        f"{sum(p.stat().st_size for p in files.values()) / 1e6:.1f} MB")  # fmt: skip
-    with hubserver.HubServer() as hub:
-        commit = hub.add_repo(REPO, files)
-        say(f"hub mirror on {hub.endpoint} serves {REPO} at main = {commit[:12]}")
-        dest = work / "model"
-        say(f"$ modeldeploy fetch {REPO} --dest {dest} --endpoint {hub.endpoint}")
-        subprocess.run(
-            modeldeploy("fetch", REPO, "--dest", str(dest), "--endpoint", hub.endpoint,
-                        "--progress", "json"),
-            check=True,
-        )  # fmt: skip
-    say(f"$ modeldeploy verify {dest}")
-    subprocess.run(modeldeploy("verify", str(dest)), check=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    say(f"$ modeldeploy serve --model-dir {dest} --port {port}")
-    server = subprocess.Popen(
-        modeldeploy("serve", "--model-dir", str(dest), "--host", "127.0.0.1", "--port", str(port),
-                    "--termination-log", str(work / "termination-log")),
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if lifecycle.recorded_state_dir() is not None:
+        raise SystemExit(
+            "demo: a local cluster is already running; `make demo-down` first (it stops and "
+            "removes it), then `make demo` again"
+        )
+    say("building what is missing (first run on a fresh machine: ~35 min, then seconds)")
+    tools = build("Kubernetes binaries (with kubelet, kube-proxy)", ["hack/build-tools.sh"],
+                  {"MODELDEPLOY_TOOLS": "etcd k8s kwok helm kubelet"})  # fmt: skip
+    os.environ["MODELDEPLOY_TOOLS_BIN"] = tools
+    operator = build("operator image", ["hack/image/build.sh"], {"TORCH_VARIANT": "none"})
+    runtime = build("runtime image (torch)", ["hack/image/build.sh"], {"TORCH_VARIANT": "cuda"})
+    cluster = start_cluster([operator, runtime])
+    say(f"node {cluster.node_name} Ready; pods get addresses on {cluster.pod_gateway}/24")
+    endpoint, _commit = start_mirror(cluster)
+    operator_ref, runtime_ref = (
+        modelflow.image_ref(Path(operator)),
+        modelflow.image_ref(Path(runtime)),
+    )
+    say(f"$ helm install {modelflow.RELEASE} charts/modeldeploy -n {modelflow.OPERATOR_NAMESPACE} "
+        f"(operator {operator_ref}, runtime {runtime_ref})")  # fmt: skip
+    modelflow.install_chart(
+        cluster, operator_image=operator_ref, runtime_image=runtime_ref,
+        hub_endpoint=endpoint, pod_network=f"{cluster.pod_gateway}/24",
     )  # fmt: skip
-    try:
-        return serve_and_ask(base, server)
-    finally:
-        if server.poll() is None:
-            server.kill()
+    say("operator pod Ready")
+    cluster.kubectl("create", "namespace", NAMESPACE)
+    assert cluster.storage_class is not None
+    manifest = modelflow.model_deployment(
+        NAME, NAMESPACE, repo=REPO, storage_class=cluster.storage_class
+    )
+    say(f"$ kubectl apply -f - <<EOF\n{json.dumps(manifest, indent=2)}\nEOF")
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+    watcher = modelflow.Watcher(cluster, NAMESPACE, NAME, say)
+    snap = watcher.until("Ready", modelflow.is_ready, timeout=1800)
+    return finish(cluster, watcher, snap)
 
 
-def serve_and_ask(base: str, server: subprocess.Popen[bytes]) -> int:
-    seen: list[str] = []
-    done = threading.Event()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            http(f"{base}/livez")
-            break
-        except OSError:
-            time.sleep(0.05)
-    watcher = threading.Thread(target=watch_states, args=(base, seen, done), daemon=True)
-    watcher.start()
-    status = wait_ready(base, server)
-    done.set()
-    watcher.join(timeout=5)
-    timings = status.get("timings")
-    say(f"Ready: model {status.get('model')} on {status.get('device')}, timings {timings}")
+def finish(cluster: lifecycle.Cluster, watcher: modelflow.Watcher, snap: modelflow.Snapshot) -> int:
+    evidence = watcher.evidence
+    if evidence.ready_while_not_serving:
+        say(f"LIE: {evidence.ready_while_not_serving}")
+        return 1
+    seen = sorted({s.split(":", 1)[1] for s in evidence.not_ready_while_loading})
+    count = len(evidence.not_ready_while_loading)
+    say(f"kubelet kept the pod out of the Service while the runtime was "
+        f"{', '.join(seen) or '-'} ({count} observations); Ready only after warm-up")  # fmt: skip
+    status = (snap.model or {}).get("status", {})
+    say(f"status: phase {status.get('phase')}, ready {status.get('ready')}, revision "
+        f"{status.get('shortRevision')}, timings {json.dumps(status.get('timings'))}")  # fmt: skip
+    ip = modelflow.service_ip(watcher.api, NAMESPACE, NAME)
     prompt = "The model says"
-    code, answer = http(f"{base}/v1/completions",
-                        {"prompt": prompt, "max_tokens": 12, "temperature": 0})  # fmt: skip
-    if code != 200:
-        raise SystemExit(f"demo: completion failed with {code}: {answer}")
-    choices = answer["choices"]
-    assert isinstance(choices, list)
-    say(f"completion for {prompt!r}: {choices[0]['text']!r} (random weights: gibberish)")
-    server.send_signal(signal.SIGTERM)
-    code_after = server.wait(timeout=60)
-    say(f"SIGTERM: the runtime drained and exited with {code_after}")
-    return 0 if code_after == 0 else 1
+    say(f"$ curl http://{ip}:{modelflow.RUNTIME_PORT}/v1/completions (the Service's ClusterIP)")
+    answer = modelflow.complete(f"http://{ip}:{modelflow.RUNTIME_PORT}", prompt, max_tokens=12)
+    say(f"completion for {prompt!r}: {answer['choices'][0]['text']!r} (random weights: gibberish)")
+    say(f"the cluster keeps running: export KUBECONFIG={cluster.kubeconfig}; "
+        f"kubectl get modeldeployments -n {NAMESPACE}")  # fmt: skip
+    say("tear it all down with: make demo-down")
+    return 0
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     raise SystemExit(main())

@@ -7,7 +7,7 @@
 # v0.MINOR.PATCH tag. The list is read from the release's own go.mod, never typed by hand, so a
 # version bump is one command:
 #     hack/gen-k8s-gomod.sh v1.36.3                                   # tools/k8s, control plane
-#     hack/gen-k8s-gomod.sh v1.35.4 tools/kubelet kubelet             # tools/kubelet
+#     hack/gen-k8s-gomod.sh v1.35.4 tools/kubelet kubelet kube-proxy  # tools/kubelet (a real node)
 set -euo pipefail
 
 version="${1:?usage: $0 vMAJOR.MINOR.PATCH [module-dir [cmd...]]}"

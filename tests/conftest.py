@@ -7,6 +7,6 @@ starting one per folder.
 
 from __future__ import annotations
 
-from tests.support.cluster.fixtures import cluster, namespace
+from tests.support.cluster.fixtures import cluster, namespace, node_cluster
 
-__all__ = ["cluster", "namespace"]
+__all__ = ["cluster", "namespace", "node_cluster"]

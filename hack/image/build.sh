@@ -17,11 +17,24 @@
 # (default ${XDG_CACHE_HOME:-$HOME/.cache}/modeldeploy/images):
 #     base-<sha256 of the debootstrap recipe>/base.oci.tar
 #     <sha256 of base key, Dockerfile, .dockerignore, build args, every file in the context>/
-#         image.oci.tar, image.ref, build-seconds
+#         image.oci.tar, image.ref, build-seconds, build.log
 # Entries are written to a temporary directory and renamed into place when complete.
 #
+#     layout-<variant>/   an OCI image layout with uncompressed layers, the blob store the
+#                         archives are made from (see write_archive)
+#
+# Sizes and what is kept: the operator image (none) is a ~0.2 GB archive, the runtime image
+# (cuda: torch from PyPI with the CUDA libraries) ~6 GB. Layers are stored uncompressed: no
+# minutes of gzip, and a layer's digest is the digest of its content, the same in every build
+# that reuses it. Old archives are deleted (the three newest are kept for none, only the newest
+# for cpu and cuda, the old one before the new one is written). buildah's storage keeps the
+# layers of the builds whose archives are kept, so that a change to the sources rebuilds only the
+# small layer of modeldeploy itself; the other intermediate images derived from our base, and
+# the containers a failed build leaves, are removed.
+#
 # Environment: TORCH_VARIANT (none|cpu|cuda, default none), DEBIAN_MIRROR (default
-# http://deb.debian.org/debian), MODELDEPLOY_IMAGE_CACHE, BUILDAH (default buildah),
+# http://deb.debian.org/debian), MODELDEPLOY_IMAGE_CACHE, BUILDAH (default buildah), SKOPEO
+# (default skopeo; without it the archive is written by `buildah push`, gzip-compressed, slower),
 # BUILDAH_ISOLATION (default chroot: needs neither runc nor a network namespace).
 # Needs root (debootstrap, buildah storage) and network access to the Debian mirror and PyPI.
 set -euo pipefail
@@ -31,6 +44,7 @@ cache_root="${MODELDEPLOY_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modeldepl
 variant="${TORCH_VARIANT:-none}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 buildah_bin="${BUILDAH:-buildah}"
+skopeo_bin="${SKOPEO:-skopeo}"
 isolation="${BUILDAH_ISOLATION:-chroot}"
 suite=bookworm
 # python3-venv brings ensurepip (the Dockerfile makes a venv); ca-certificates lets pip and the
@@ -47,6 +61,8 @@ case "$variant" in none | cpu | cuda) ;; *) die "TORCH_VARIANT must be none, cpu
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/pyproject.toml" | head -n1)"
 [[ -n "$version" ]] || die "no version in pyproject.toml"
 case "$variant" in none) tag="$version-operator" ;; cpu) tag="$version-cpu" ;; *) tag="$version" ;; esac
+# How many archives of this tag to keep: a runtime archive is ~6 GB.
+case "$variant" in none) keep_archives=3 ;; *) keep_archives=1 ;; esac
 
 base_key() {
     {
@@ -66,6 +82,7 @@ context_files() {
 image_key() {
     {
         echo "base=$1 variant=$variant tag=$tag isolation=$isolation format=docker"
+        command -v "$skopeo_bin" >/dev/null && echo "layers=uncompressed" || echo "layers=gzip"
         cat "$root/Dockerfile" "$root/.dockerignore"
         local f
         while IFS= read -r f; do
@@ -106,13 +123,90 @@ ensure_local() {
         || "$buildah_bin" pull --quiet "oci-archive:$2" >/dev/null
 }
 
-# prune_old_archives REF: keep the newest $keep archives of REF (each ~100 MB); sources change
-# often while developing, and every change makes a new cache entry.
+# prune_old_archives REF KEEP: keep the newest KEEP archives of REF; sources change often while
+# developing, and every change makes a new cache entry.
 prune_old_archives() {
-    local keep=3 dir
-    for dir in $(ls -1dt "$cache_root"/*/image.ref 2>/dev/null | xargs -r grep -lx "$1" | tail -n +$((keep + 1))); do
+    local ref="$1" keep="$2" dir
+    for dir in $(ls -1dt "$cache_root"/*/image.ref 2>/dev/null | xargs -r grep -lx "$ref" | tail -n +$((keep + 1))); do
         rm -rf "$(dirname "$dir")"
     done
+}
+
+# ids_in_log LOG: the images a `buildah bud` log names: each step's (made or reused from the
+# cache) as "--> <id>" or "--> Using cache <id>", and the final image's full id.
+ids_in_log() {
+    sed -n -e 's/^--> \(Using cache \)\{0,1\}\([0-9a-f]\{11,64\}\)$/\2/p' \
+        -e 's/^\([0-9a-f]\{64\}\)$/\1/p' "$1" | cut -c1-11 | sort -u
+}
+
+# remove_build_containers LOG: the working containers a failed build left behind (buildah 1.28
+# leaves one for a stage that was starting when another stage failed, even with --force-rm):
+# those made from an image that LOG names, or from the base.
+remove_build_containers() {
+    local ids ctr image
+    ids="$(ids_in_log "$1"; "$buildah_bin" inspect --type image --format '{{.FromImageID}}' "$base_ref" | cut -c1-11)"
+    "$buildah_bin" containers --noheading --notruncate --format '{{.ContainerID}} {{.ImageID}}' |
+        while read -r ctr image; do
+            if grep -qx "${image:0:11}" <<<"$ids"; then "$buildah_bin" rm "$ctr" >/dev/null 2>&1 || true; fi
+        done
+}
+
+# write_archive REF DEST: the OCI archive of REF, written to DEST. skopeo copies the image into
+# this variant's OCI layout with uncompressed layers; a layer already there (the dependencies,
+# after a change to the sources) is not read or written again. skopeo keeps the image it
+# replaces in the index, unnamed: that entry goes, with every blob no named image uses, and
+# the layout is put into one tar, the archive.
+write_archive() {
+    local ref="$1" dest="$2" layout="$cache_root/layout-$variant"
+    if ! command -v "$skopeo_bin" >/dev/null; then
+        log "skopeo not found (Debian: apt-get install skopeo): gzip-compressed archive, slower"
+        "$buildah_bin" push --quiet "$ref" "oci-archive:$dest:$ref" >/dev/null
+        return
+    fi
+    "$skopeo_bin" copy --quiet --dest-oci-accept-uncompressed-layers \
+        "containers-storage:$ref" "oci:$layout:$ref" >"$tmp/skopeo.log" 2>&1 \
+        || { cat "$tmp/skopeo.log" >&2; die "skopeo copy failed"; }
+    python3 - "$layout" <<'PY'
+import json, pathlib, sys
+layout = pathlib.Path(sys.argv[1])
+blobs = layout / "blobs" / "sha256"
+index = json.loads((layout / "index.json").read_text())
+index["manifests"] = [
+    m for m in index["manifests"]
+    if (m.get("annotations") or {}).get("org.opencontainers.image.ref.name")
+]
+(layout / "index.json").write_text(json.dumps(index))
+used = set()
+for entry in index["manifests"]:
+    digest = entry["digest"].split(":", 1)[1]
+    manifest = json.loads((blobs / digest).read_text())
+    used |= {digest} | {d["digest"].split(":", 1)[1] for d in [manifest["config"], *manifest["layers"]]}
+for blob in blobs.iterdir():
+    if blob.name not in used:
+        blob.unlink()
+PY
+    tar -C "$layout" -cf "$dest" oci-layout index.json blobs
+}
+
+# prune_storage: remove the untagged images in buildah's storage that were built on one of our
+# bases (their first layer is a base's) and that no kept cache entry's build used: intermediate
+# images of old sources or dependency sets, and final images whose archives were deleted. Images
+# of other tools and the layers of kept builds stay; an image still used by a container stays.
+prune_storage() {
+    local keep bases id short first removed=0
+    keep="$(for log in "$cache_root"/*/build.log; do [[ -f "$log" ]] && ids_in_log "$log"; done | sort -u)"
+    bases="$("$buildah_bin" images --noheading --format '{{.ID}}' --filter reference='localhost/modeldeploy-base' \
+        | xargs -r "$buildah_bin" inspect --type image --format '{{index .OCIv1.RootFS.DiffIDs 0}}' 2>/dev/null)"
+    [[ -n "$bases" ]] || return 0
+    for id in $("$buildah_bin" images --all --noheading --no-trunc --filter dangling=true --format '{{.ID}}'); do
+        id="${id#sha256:}"
+        short="${id:0:11}"
+        grep -qx "$short" <<<"$keep" && continue
+        first="$("$buildah_bin" inspect --type image --format '{{index .OCIv1.RootFS.DiffIDs 0}}' "$id" 2>/dev/null)" || continue
+        grep -qxF "$first" <<<"$bases" || continue
+        "$buildah_bin" rmi "$id" >/dev/null 2>&1 && removed=$((removed + 1))
+    done
+    log "storage: removed $removed unused intermediate images; $(df -h --output=avail "$(dirname "$cache_root")" | tail -n1 | tr -d ' ') free"
 }
 
 start=$SECONDS
@@ -155,6 +249,8 @@ ensure_local "$base_ref" "$base_dir/base.oci.tar"
 log "building $image_ref (TORCH_VARIANT=$variant) from $root/Dockerfile"
 t0=$SECONDS
 tmp="$(mktemp -d "$cache_root/.tmp-image-XXXXXX")"
+# A failed run keeps its build.log for diagnosis, never a partial (multi-GB) archive.
+trap 'rm -f "$tmp/image.oci.tar"' EXIT
 revision="$(git -C "$root" rev-parse --verify --quiet HEAD || echo unknown)"
 created="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 # The CA bundle pip trusts here (PIP_CERT or pip's config), handed to the builder stage as a
@@ -164,16 +260,25 @@ pip_cert="${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || tru
 [[ -n "$pip_cert" && -s "$pip_cert" ]] && secret=(--secret "id=pip_cert,src=$pip_cert")
 # Docker format: the OCI image config has no SHELL or HEALTHCHECK, and buildah would ignore the
 # Dockerfile's SHELL (bash with pipefail) in OCI mode. The archive is still an OCI layout.
-"$buildah_bin" bud --format docker --layers --isolation "$isolation" --network host \
+"$buildah_bin" bud --format docker --layers --force-rm --isolation "$isolation" --network host \
     --build-arg "BASE_IMAGE=$base_ref" --build-arg "TORCH_VARIANT=$variant" \
     --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
     --build-arg "CREATED=$created" "${secret[@]}" \
     --tag "$image_ref" --file "$root/Dockerfile" "$root" >"$tmp/build.log" 2>&1 \
-    || { log "buildah bud failed; last lines of $tmp/build.log:"; tail -n 30 "$tmp/build.log" >&2; exit 1; }
-"$buildah_bin" push --quiet "$image_ref" "oci-archive:$tmp/image.oci.tar:$image_ref" >/dev/null
+    || {
+        log "buildah bud failed; last lines of $tmp/build.log:"; tail -n 30 "$tmp/build.log" >&2
+        remove_build_containers "$tmp/build.log"
+        exit 1
+    }
+log "built $image_ref in $((SECONDS - t0)) s; writing the archive"
+# The older archives of this tag go first, so that two runtime archives never sit side by side.
+prune_old_archives "$image_ref" $((keep_archives - 1))
+t1=$SECONDS
+write_archive "$image_ref" "$tmp/image.oci.tar"
 echo "$image_ref" >"$tmp/image.ref"
 echo "$((SECONDS - t0))" >"$tmp/build-seconds"
 mv -T "$tmp" "$image_dir" 2>/dev/null || rm -rf "$tmp"
-prune_old_archives "$image_ref"
+log "archive written in $((SECONDS - t1)) s: $(du -h "$image_dir/image.oci.tar" | cut -f1)"
+prune_storage
 log "built $image_ref in $((SECONDS - t0)) s (total $((SECONDS - start)) s): $image_dir"
 echo "$image_dir/image.oci.tar"

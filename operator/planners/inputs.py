@@ -23,6 +23,9 @@ from modeldeploy.operator.planners.observed import (
 from modeldeploy.operator.planners.placement import Fit
 from modeldeploy.operator.planners.rollout import Plan
 
+# Runtime states of a container that has not yet proved anything since its last restart.
+STARTING_STATES = frozenset({"Starting", "Fetching", "Verifying", "Loading", "WarmingUp"})
+
 
 @dataclass(frozen=True)
 class ResolveOutcome:
@@ -47,8 +50,19 @@ class Replica:
         return UNREACHABLE if self.pod.running else PENDING
 
     @property
-    def ready(self) -> bool:
+    def runtime_ready(self) -> bool:
+        """The runtime itself reports Ready (its weights are loaded and warmed up)."""
         return self.report.reachable and self.report.state == "Ready" and not self.pod.deleting
+
+    @property
+    def ready(self) -> bool:
+        """Ready for users: the runtime says so *and* kubelet's readiness probe admitted the pod
+        to the Service (until then a request through the Service cannot reach it)."""
+        return self.runtime_ready and self.pod.ready
+
+    @property
+    def awaiting_probe(self) -> bool:
+        return self.runtime_ready and not self.pod.ready
 
     def serves(self, commit: str | None) -> bool:
         """Whether this replica runs `commit`: the runtime's own answer, else its pod label."""
@@ -67,8 +81,23 @@ class Replica:
             # recovered still carries its last termination message).
             if self.report.state == "Failed":
                 return self.report.reason or "RuntimeFailed", self.report.message or ""
+            if self.report.state in STARTING_STATES and self.pod.restarts and not self.pod.deleting:
+                # Restarted after a typed failure and not Ready since: the failure stands
+                # (else the status would flap with every crash-loop restart).
+                return self.pod.previous_failure
             return None
+        if self.pod.failure is None and self.pod.restarts and not self.pod.ready:
+            # A restarted container not answering yet (still importing, say) after a typed
+            # failure: the failure stands until kubelet finds it Ready again.
+            return None if self.pod.deleting else self.pod.previous_failure
         return self.pod.failure
+
+    def _shown_state(self, failure: tuple[str, str] | None) -> str:
+        """A restart still starting up shows what it does now; its reason says what failed."""
+        if failure is None:
+            return self.state
+        restarting = self.report.reachable and self.report.state in STARTING_STATES
+        return self.state if restarting else "Failed"
 
     def to_status(self) -> ReplicaStatus:
         failure = self.failure
@@ -82,7 +111,7 @@ class Replica:
         return ReplicaStatus(
             name=self.pod.name,
             node=self.pod.node,
-            state="Failed" if failure else self.state,
+            state=self._shown_state(failure),
             progress=self.report.progress if self.report.reachable else 0.0,
             ready=self.ready,
             reason=reason,

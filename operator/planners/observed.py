@@ -85,10 +85,16 @@ class PodView:
     unschedulable_message: str | None = None
     restarts: int = 0
     running: bool = False
+    # The Pod's Ready condition: kubelet's own readiness probe passed, so the Service routes
+    # to it. A runtime that says Ready is not serving users until this is true as well.
+    ready: bool = False
     waiting_reason: str | None = None
     waiting_message: str | None = None
     terminated_reason: str | None = None
     terminated_message: str | None = None
+    # The runtime container's last termination even while a restarted one runs (a restart
+    # still starting up has proved nothing yet: the last failure stands until it is Ready).
+    last_failure_message: str | None = None
 
     @classmethod
     def from_pod(cls, pod: Mapping[str, Any]) -> PodView:
@@ -113,11 +119,21 @@ class PodView:
             else None,
             restarts=int(container.get("restartCount", 0)),
             running="running" in state,
+            ready=(_condition(status, "Ready") or {}).get("status") == "True",
             waiting_reason=(state.get("waiting") or {}).get("reason"),
             waiting_message=(state.get("waiting") or {}).get("message"),
             terminated_reason=terminated.get("reason"),
             terminated_message=terminated.get("message"),
+            last_failure_message=(container.get("lastState", {}).get("terminated") or {}).get(
+                "message"
+            ),
         )
+
+    @property
+    def previous_failure(self) -> tuple[str, str] | None:
+        """(reason, message) of the last termination, if the runtime wrote a typed one."""
+        match = _REASON.match((self.last_failure_message or "").strip())
+        return (match[1], match[2]) if match else None
 
     @property
     def failure(self) -> tuple[str, str] | None:

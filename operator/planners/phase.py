@@ -90,6 +90,11 @@ def _replica_phase(runtime: Sequence[Replica], ready: int, desired: int) -> tupl
     slowest = min(
         waiting, key=lambda r: STATE_ORDER.index(r.state) if r.state in STATE_ORDER else 0
     )
+    if slowest.awaiting_probe:
+        return Phase.DEPLOYING, (
+            f"{ready}/{desired} runtimes Ready; {slowest.pod.name} reports Ready, kubelet's "
+            "readiness probe has not passed"
+        )
     return STATE_PHASE.get(
         slowest.state, Phase.DEPLOYING
     ), f"{ready}/{desired} runtimes Ready; {slowest.pod.name} is {slowest.state}"

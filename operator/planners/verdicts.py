@@ -20,7 +20,7 @@ from modeldeploy.operator.planners.inputs import (
 from modeldeploy.operator.planners.observed import UNREACHABLE
 
 PAST_FETCH = {"Verifying", "Loading", "WarmingUp", "Ready"}
-PAST_VERIFY = {"Loading", "WarmingUp", "Ready"}
+PAST_VERIFY = {"Loading", "WarmingUp", "Ready", "Draining"}
 VERIFY_REASONS = {
     "ChecksumMismatch",
     "FileCorrupt",
@@ -77,7 +77,12 @@ def verified(inp: StatusInputs, runtime: Sequence[Replica]) -> Verdict:
             return conditions.false(C.VERIFIED, failure[0], f"{replica.pod.name}: {failure[1]}")
     if inp.fetch is not None and inp.fetch.error and inp.fetch.error[0] in VERIFY_REASONS:
         return conditions.false(C.VERIFIED, *inp.fetch.error)
-    if any(r.report.reachable and r.report.verified is False for r in runtime):
+    # `verified: false` before a runtime got past verification means "not yet", not
+    # "without a manifest".
+    if any(
+        r.report.reachable and r.report.state in PAST_VERIFY and r.report.verified is False
+        for r in runtime
+    ):
         return conditions.false(
             C.VERIFIED, "Unverified", "a runtime serves files without a manifest"
         )
@@ -134,6 +139,14 @@ def ready(inp: StatusInputs, runtime: Sequence[Replica], ready: int) -> Verdict:
         replica, (reason, text) = failed
         return conditions.false(
             C.READY, reason, f"{ready}/{desired} Ready; {replica.pod.name}: {text}"
+        )
+    awaiting = [r for r in runtime if r.awaiting_probe]
+    if awaiting:
+        return conditions.false(
+            C.READY,
+            "WaitingForReadinessProbe",
+            f"{ready}/{desired} Ready; {awaiting[0].pod.name}: the runtime reports Ready but "
+            "kubelet's readiness probe has not passed, so the Service does not route to it",
         )
     if unreachable:
         why = unreachable[0].report.message or "no answer"

@@ -69,13 +69,24 @@ def test_hadolint_reports_nothing() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def stage_name(stage: list[str]) -> str:
+    words = stage[0].split()
+    return words[3] if len(words) == 4 and words[2].upper() == "AS" else ""
+
+
 def test_base_image_and_torch_variant_are_build_arguments() -> None:
     text = DOCKERFILE.read_text()
     assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim-bookworm$", text, re.M)
-    assert all(stage[0].startswith("FROM ${BASE_IMAGE}") for stage in stages())
+    all_stages = stages()
+    assert all_stages[0][0].startswith("FROM ${BASE_IMAGE}")
+    assert all_stages[-1][0].startswith("FROM ${BASE_IMAGE}")
+    for index, stage in enumerate(all_stages):
+        parent = stage[0].split()[1]
+        earlier = {stage_name(s) for s in all_stages[:index]}
+        assert parent == "${BASE_IMAGE}" or parent in earlier, stage[0]
     assert re.search(r"^ARG TORCH_VARIANT=", text, re.M)
-    for variant in ("cpu)", "cuda)", "none)"):
-        assert variant in text
+    for variants in ("none)", "cpu|cuda)"):
+        assert variants in text
 
 
 def test_final_stage_runs_modeldeploy_as_a_numeric_non_root_user() -> None:
@@ -86,11 +97,43 @@ def test_final_stage_runs_modeldeploy_as_a_numeric_non_root_user() -> None:
     assert 'ENTRYPOINT ["modeldeploy"]' in final
 
 
+def named_stage(name: str) -> list[str]:
+    (stage,) = [s for s in stages() if stage_name(s) == name]
+    return stage
+
+
 def test_final_stage_installs_nothing_and_copies_only_the_venv() -> None:
     final = " ".join(stages()[-1])
     assert "pip install" not in final and "apt-get" not in final
     copies = [i for i in stages()[-1] if i.startswith("COPY ")]
-    assert copies == ["COPY --from=builder /opt/modeldeploy /opt/modeldeploy"]
+    # The dependencies (gigabytes with torch), then modeldeploy alone as a small last layer.
+    assert copies == [
+        "COPY --from=deps-final /opt/modeldeploy /opt/modeldeploy",
+        "COPY --from=builder /staging/ /",
+    ]
+    assert "pip uninstall --yes pip" in " ".join(named_stage("deps-final"))
+
+
+def test_dependency_layers_are_built_from_the_requirement_list_alone() -> None:
+    """A change to the sources, the README or pyproject's tool settings must not reinstall (or
+    re-copy) the dependencies: they see only the list read from pyproject.toml."""
+    requirements = named_stage("requirements")
+    assert [i for i in requirements if i.startswith("COPY ")] == ["COPY pyproject.toml ./"]
+    deps = named_stage("deps")
+    copies = [i for i in deps if i.startswith("COPY ")]
+    assert copies == ["COPY --from=requirements /requirements.txt /tmp/requirements.txt"]
+    assert not any(i.startswith("COPY ") for i in named_stage("deps-final"))
+    assert named_stage("deps-final")[0] == "FROM deps AS deps-final"
+    assert named_stage("builder")[0] == "FROM deps AS builder"
+
+
+def test_per_build_labels_come_after_every_layer_of_the_final_stage() -> None:
+    """REVISION and CREATED change on every build; above a COPY they would void its cache."""
+    final = stages()[-1]
+    label = max(i for i, line in enumerate(final) if line.startswith("LABEL "))
+    args = [i for i, line in enumerate(final) if line.startswith("ARG ")]
+    layers = [i for i, line in enumerate(final) if line.split()[0] in ("RUN", "COPY", "ADD")]
+    assert max(layers) < min(args) and max(layers) < label
 
 
 def test_oci_labels_are_set() -> None:

@@ -2,9 +2,9 @@
 
 hack/image/build.sh makes a Debian bookworm base with debootstrap, imports it with buildah and
 runs `buildah bud` on the repository's Dockerfile (TORCH_VARIANT=none: the operator image; the
-cpu and cuda variants download gigabytes of torch and are not built here). The result, an OCI
-archive, is what a containerd node imports. These tests start a container from that archive
-with `buildah run` (chroot isolation: no runc, no network namespace needed).
+runtime image, TORCH_VARIANT=cuda, is tested in test_runtime_image_serves_a_tiny_model.py). The
+result, an OCI archive, is what a containerd node imports. These tests start a container from
+that archive with `buildah run` (chroot isolation: no runc, no network namespace needed).
 
 See tests/image/images.py for when the image is built.
 """

@@ -54,8 +54,12 @@ def pod(
     waiting_reason: str | None = None,
     deleting: bool = False,
     restarts: int = 0,
+    ready: bool | None = None,
 ) -> dict[str, Any]:
-    conditions = []
+    """A runtime pod; `ready` is its Ready condition (kubelet's probe), by default `running`."""
+    conditions = [
+        {"type": "Ready", "status": "True" if (running if ready is None else ready) else "False"}
+    ]
     if scheduled is not None:
         conditions.append(
             {

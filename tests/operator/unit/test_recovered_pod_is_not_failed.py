@@ -31,3 +31,39 @@ def test_a_runtime_that_answers_failed_is_failed() -> None:
     report = RuntimeReport.from_json(runtime_status("Failed", error=("OutOfMemory", "cuda")))
     replica = planner.Replica(PodView.from_pod(pod("p")), report)
     assert replica.failure == ("OutOfMemory", "cuda")
+
+
+def test_a_restart_that_has_not_recovered_yet_keeps_the_last_failure() -> None:
+    # Seen on the real node with a corrupted cache file: between crash-loop restarts the new
+    # container answers Starting/Verifying; the status must not flip back to healthy each time.
+    restarted = PodView.from_pod(pod("p", running=True, terminated_message=CRASH, restarts=3))
+    for state in ("Starting", "Verifying", "Loading"):
+        replica = planner.Replica(restarted, RuntimeReport.from_json(runtime_status(state)))
+        assert replica.failure == ("FileCorrupt", "model.safetensors")
+        shown = replica.to_status()
+        assert (shown.state, shown.reason) == (state, "FileCorrupt")
+    recovered = planner.Replica(restarted, RuntimeReport.from_json(runtime_status("Ready")))
+    assert recovered.failure is None
+
+
+def test_a_pod_that_recovered_long_ago_drains_without_its_old_failure() -> None:
+    restarted = PodView.from_pod(pod("p", running=True, terminated_message=CRASH, restarts=1))
+    draining = planner.Replica(restarted, RuntimeReport.from_json(runtime_status("Draining")))
+    assert draining.failure is None
+    deleted = PodView.from_pod(
+        pod("p", running=True, terminated_message=CRASH, restarts=1, deleting=True)
+    )
+    starting = planner.Replica(deleted, RuntimeReport.from_json(runtime_status("Loading")))
+    assert starting.failure is None
+
+
+def test_a_restart_not_answering_yet_keeps_the_last_failure_until_kubelet_finds_it_ready() -> None:
+    starting = PodView.from_pod(
+        pod("p", running=True, ready=False, terminated_message=CRASH, restarts=2)
+    )
+    unreachable = RuntimeReport.unreachable("connection refused")
+    assert planner.Replica(starting, unreachable).failure == ("FileCorrupt", "model.safetensors")
+    serving = PodView.from_pod(
+        pod("p", running=True, ready=True, terminated_message=CRASH, restarts=2)
+    )
+    assert planner.Replica(serving, unreachable).failure is None

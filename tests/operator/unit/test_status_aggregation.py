@@ -68,6 +68,23 @@ def test_ready_only_when_every_runtime_reports_ready() -> None:
     assert status.observed_generation == 3 and _condition(status, "Ready").observed_generation == 3
 
 
+def test_runtime_ready_is_not_ready_until_kubelets_probe_admits_the_pod() -> None:
+    # Seen on the real node: the runtime says Ready seconds before kubelet's startup and
+    # readiness probes pass; until then the Service sends it nothing, so it is not Ready.
+    waiting = _status(
+        spec(replicas=1), replicas=[_replica("p1", runtime_status("Ready"), ready=False)]
+    )
+    assert waiting.ready_replicas == 0 and waiting.phase is Phase.DEPLOYING
+    assert "readiness probe" in (waiting.message or "")
+    ready = _condition(waiting, "Ready")
+    assert ready.status == "False" and ready.reason == "WaitingForReadinessProbe"
+    assert [r.state for r in waiting.replica_statuses] == ["Ready"]  # what the runtime says
+    admitted = _status(
+        spec(replicas=1), replicas=[_replica("p1", runtime_status("Ready"), ready=True)]
+    )
+    assert admitted.phase is Phase.READY and admitted.ready_replicas == 1
+
+
 def test_running_pods_whose_runtime_cannot_be_asked_are_never_ready() -> None:
     status = _status(replicas=[_replica("p1"), _replica("p2")])
     assert status.ready_replicas == 0 and status.phase is Phase.DEPLOYING
@@ -271,3 +288,15 @@ def test_invalid_spec_drops_what_was_observed_of_replicas() -> None:
     assert status.replicas == 2  # the pods that exist, for the scale subresource
     assert status.resolved_revision == COMMIT_A and status.serving_revision == COMMIT_A
     assert status.timings == previous.timings and status.selector == previous.selector
+
+
+def test_a_runtime_still_verifying_is_not_reported_as_unverified() -> None:
+    # `verified: false` from a runtime that has not got past verification means "not yet".
+    status = _status(
+        spec(replicas=1), replicas=[_replica("p1", runtime_status("Verifying", verified=False))]
+    )
+    assert _condition(status, "Verified").reason != "Unverified"
+    serving = _status(
+        spec(replicas=1), replicas=[_replica("p1", runtime_status("Ready", verified=False))]
+    )
+    assert _condition(serving, "Verified").reason == "Unverified"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.support.cluster.tools import KWOK_STAGES_DIR
 
-SERVICE_CIDR = "10.96.0.0/16"  # allocated, never dialled: there is no kube-proxy
+SERVICE_CIDR = "10.96.0.0/16"  # with kwok never dialled; a real node's kube-proxy serves it
 POD_CIDR = "127.244.0.0/16"
 NODE_IP = "127.0.0.1"
 
@@ -22,12 +22,23 @@ def etcd_argv(bin_dir: Path, state: Path, ports: list[int]) -> list[str]:
     ]  # fmt: skip
 
 
-def apiserver_argv(bin_dir: Path, state: Path, etcd_port: int, port: int) -> list[str]:
+def apiserver_argv(
+    bin_dir: Path, state: Path, etcd_port: int, port: int, *, host: str = "127.0.0.1",
+    node: bool = False,
+) -> list[str]:  # fmt: skip
+    """With `node` (a real node): kubelet client credentials (logs, exec) and NodeRestriction."""
     pki = state / "pki"
+    node_flags = [
+        f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        "--kubelet-preferred-address-types=InternalIP",
+        "--enable-admission-plugins=NodeRestriction",
+    ]  # fmt: skip
     return [
         str(bin_dir / "kube-apiserver"),
         f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={port}",
+        f"--bind-address={host}", f"--advertise-address={host}", f"--secure-port={port}",
         f"--cert-dir={state / 'apiserver'}",
         f"--tls-cert-file={pki / 'apiserver.crt'}",
         f"--tls-private-key-file={pki / 'apiserver.key'}",
@@ -38,6 +49,7 @@ def apiserver_argv(bin_dir: Path, state: Path, etcd_port: int, port: int) -> lis
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--allow-privileged=true", "--profiling=false", "--v=1",
+        *(node_flags if node else []),
     ]  # fmt: skip
 
 

@@ -5,20 +5,31 @@ namespace. Tests using `cluster` skip, with the reason, where the binaries are n
 unit suite runs anywhere. With MODELDEPLOY_E2E_KUBECONFIG set they run against that cluster
 instead (e.g. kind, see hack/kind/e2e.sh).
 
+`node_cluster` (session) is a second, separate cluster with a real node (kubelet, containerd,
+kube-proxy; see tests.support.cluster.node), importing the OCI archives named in
+MODELDEPLOY_NODE_IMAGES (os.pathsep-separated). It skips with the reason where a real node cannot
+run (not root, no containerd, tools or pause image not built), but fails instead when CI is set.
+
 Import them in ONE conftest.py above every user (a session fixture defined in two conftests is
-two fixtures, hence two clusters):  `from tests.support.cluster.fixtures import cluster, namespace`
+two fixtures, hence two clusters):
+`from tests.support.cluster.fixtures import cluster, namespace, node_cluster`
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import node
 from tests.support.cluster.lifecycle import Cluster, running_cluster
 from tests.support.cluster.polling import eventually
 from tests.support.cluster.tools import unavailable_reason
+
+NODE_IMAGES_ENV = "MODELDEPLOY_NODE_IMAGES"
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +38,23 @@ def cluster() -> Iterator[Cluster]:
     if reason is not None:
         pytest.skip(reason)
     with running_cluster() as running:
+        yield running
+
+
+def skip_unless_node_can_run() -> None:
+    """pytest.skip with the reason where a real node cannot run here; pytest.fail under CI."""
+    reason = unavailable_reason() or node.unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"real node cannot run in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def node_cluster() -> Iterator[Cluster]:
+    skip_unless_node_can_run()
+    images = tuple(Path(p) for p in os.environ.get(NODE_IMAGES_ENV, "").split(os.pathsep) if p)
+    with running_cluster(node=node.RealNode(images=images)) as running:
         yield running
 
 

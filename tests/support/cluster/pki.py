@@ -27,13 +27,26 @@ def _leaf_cert(pki: Path, name: str, *, subject: str, usage: str, sans: str = ""
              "-extfile", str(ext))  # fmt: skip
 
 
-def make_pki(pki: Path) -> None:
+# A real node's identities (tests.support.cluster.node): kubelet as the Node authorizer expects
+# it, kube-proxy as the bootstrap RBAC binds it, the API server to kubelet (logs, exec), and the
+# kubelet's serving certificate on the pod gateway address.
+NODE_CLIENTS = {
+    "kubelet": "/O=system:nodes/CN=system:node:modeldeploy-node",
+    "kube-proxy": "/CN=system:kube-proxy",
+    "apiserver-kubelet-client": "/O=system:masters/CN=kube-apiserver-kubelet-client",
+}
+
+
+def make_pki(pki: Path, *, node: bool = False) -> None:
     """CA, API server serving cert, client certs per identity, service-account signing key."""
     pki.mkdir(parents=True)
     _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
              "-nodes", "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"),
              "-days", "7", "-subj", "/CN=modeldeploy-test-ca")  # fmt: skip
-    sans = "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc"
+    # 10.213.0.1: the pod gateway a real node's API server binds; 10.96.0.1: the `kubernetes`
+    # Service's ClusterIP, through which pods reach it.
+    sans = ("IP:127.0.0.1,IP:10.213.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,"
+            "DNS:kubernetes.default,DNS:kubernetes.default.svc")  # fmt: skip
     _leaf_cert(pki, "apiserver", subject="/CN=kube-apiserver", usage="serverAuth", sans=sans)
     # system:masters bypasses RBAC for the admin; the control-plane identities are the ones the
     # API server's bootstrap RBAC policy grants, exactly as kubeadm sets them up.
@@ -43,8 +56,11 @@ def make_pki(pki: Path) -> None:
         "kube-scheduler": "/CN=system:kube-scheduler",
         "kwok": "/O=system:masters/CN=kwok",
     }
-    for name, subject in clients.items():
+    for name, subject in {**clients, **(NODE_CLIENTS if node else {})}.items():
         _leaf_cert(pki, name, subject=subject, usage="clientAuth")
+    if node:
+        _leaf_cert(pki, "kubelet-serving", subject="/CN=modeldeploy-node", usage="serverAuth",
+                   sans="IP:10.213.0.1,DNS:modeldeploy-node")  # fmt: skip
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
              "-out", str(pki / "sa.key"))  # fmt: skip
     _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))

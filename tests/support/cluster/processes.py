@@ -92,15 +92,26 @@ def recorded_processes(state: Path) -> list[tuple[str, int, int]]:
 def stop_processes(state: Path, *, timeout: float = STOP_TIMEOUT_S) -> None:
     """Stop every recorded process, last started first: SIGTERM, then SIGKILL after timeout."""
     for _name, pid, ticks in reversed(recorded_processes(state)):
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if not alive(pid, ticks):
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            deadline = time.monotonic() + timeout
-            while alive(pid, ticks) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        _reap(pid)
+        _stop(pid, ticks, timeout)
+
+
+def stop_named(state: Path, names: Sequence[str], *, timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop the recorded processes called NAMES (every start of each), last started first."""
+    for name, pid, ticks in reversed(recorded_processes(state)):
+        if name in names:
+            _stop(pid, ticks, timeout)
+
+
+def _stop(pid: int, ticks: int, timeout: float) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not alive(pid, ticks):
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while alive(pid, ticks) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    _reap(pid)
 
 
 def _reap(pid: int) -> None:

@@ -17,26 +17,32 @@ TOOLS_BIN_ENV = "MODELDEPLOY_TOOLS_BIN"
 REQUIRED_BINARIES = (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl",
 )  # fmt: skip
+NODE_BINARIES = ("kubelet", "kube-proxy")
+# hack/build-tools.sh components for a real node: the default set plus kubelet (and kube-proxy).
+NODE_TOOLS = "etcd k8s kwok helm kubelet"
 
 
-def find_bin_dir() -> Path | None:
+def find_bin_dir(*, node: bool = False) -> Path | None:
     """The directory holding every required binary, or None when they are not built yet.
 
     MODELDEPLOY_TOOLS_BIN wins; otherwise hack/build-tools.sh --print computes the cache key of
     the pinned inputs and names the directory only if everything is built (it never builds).
+    With `node`, kubelet and kube-proxy are required too (a real node).
     """
     if override := os.environ.get(TOOLS_BIN_ENV):
         candidate: Path | None = Path(override)
     else:
+        env = {**os.environ, "MODELDEPLOY_TOOLS": NODE_TOOLS} if node else None
         try:
             done = subprocess.run(
                 [str(BUILD_SCRIPT), "--print"],
-                capture_output=True, text=True, timeout=60, check=False,
+                capture_output=True, text=True, timeout=60, check=False, env=env,
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired):
             return None
         candidate = Path(done.stdout.strip()) if done.returncode == 0 else None
-    if candidate is None or not all((candidate / b).exists() for b in REQUIRED_BINARIES):
+    required = (*REQUIRED_BINARIES, *(NODE_BINARIES if node else ()))
+    if candidate is None or not all((candidate / b).exists() for b in required):
         return None
     return candidate
 

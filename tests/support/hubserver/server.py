@@ -25,7 +25,9 @@ from tests.support.hubserver.handler import HubHandler
 class HubServer(Faults):
     """The loopback fake hub. A context manager; `endpoint` is the URL to hand to clients."""
 
-    def __init__(self, *, lfs_redirect: bool = True) -> None:
+    def __init__(self, *, lfs_redirect: bool = True, host: str = "127.0.0.1") -> None:
+        """`host`: the address both listeners bind to (loopback, or a pod-network gateway
+        such as the real node's bridge address, so that pods can reach the mirror)."""
         super().__init__()
         self.lfs_redirect = lfs_redirect
         self.repos: dict[str, HostedRepo] = {}
@@ -34,8 +36,8 @@ class HubServer(Faults):
         self._active = 0
         self.max_concurrent_transfers = 0
         self.stopping = threading.Event()
-        self._api = _Listener(self)
-        self._cdn = _Listener(self)
+        self._api = _Listener(self, host)
+        self._cdn = _Listener(self, host)
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> HubServer:
@@ -168,8 +170,8 @@ class HubServer(Faults):
 
 
 class _Listener:
-    def __init__(self, hub: HubServer) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)
+    def __init__(self, hub: HubServer, host: str, port: int = 0) -> None:
+        self.server = ThreadingHTTPServer((host, port), HubHandler)
         self.server.daemon_threads = True
         self.server.hub = hub  # type: ignore[attr-defined]
         self.thread = threading.Thread(

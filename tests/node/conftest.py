@@ -1,0 +1,63 @@
+"""Shared by the real-node tests: a namespace on the node cluster and a python3 image on the node.
+
+`node_cluster` itself comes from tests/conftest.py (one per session, one per machine).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cluster import Cluster, node
+from tests.support.cluster.polling import eventually
+
+IMAGE_CACHE = Path(
+    os.environ.get("MODELDEPLOY_IMAGE_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "modeldeploy" / "images"
+)
+
+
+STOPS_ITS_OWN = "test_stop_leaves_no_process_mount_netns_bridge_chain_or_cgroup"
+
+
+@pytest.fixture
+def node_namespace(node_cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace on the node cluster, ready for pods (its default ServiceAccount made)."""
+    name = f"n-{uuid.uuid4().hex[:8]}"
+    node_cluster.kubectl("create", "namespace", name)
+    eventually(
+        lambda: node_cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False),
+        lambda done: done.returncode == 0,
+        what=f"ServiceAccount default in namespace {name}",
+    )
+    yield name
+    node_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def python_image(node_cluster: Cluster) -> str:
+    """The ref of hack/image/build.sh's Debian base image (python3.11), imported into the node."""
+    bases = sorted(IMAGE_CACHE.glob("base-*/base.oci.tar"), key=lambda p: p.stat().st_mtime)
+    if not bases:
+        why = "base image not built: run hack/image/build.sh (it makes the Debian base first)"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    assert node_cluster.state_dir is not None
+    (ref,) = node.load_images(node_cluster.state_dir, (bases[-1],))
+    return ref
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The test that starts and stops its own node cluster runs first, before the session's
+    `node_cluster` holds the machine's one node."""
+    first = [
+        i
+        for i in items
+        if i.name == "test_stop_leaves_no_process_mount_netns_bridge_chain_or_cgroup"
+    ]
+    items[:] = first + [i for i in items if i not in first]

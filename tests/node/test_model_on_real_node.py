@@ -1,0 +1,186 @@
+"""A ModelDeployment on the real node, end to end, as a user would run it.
+
+The chart installed with the images built from our Dockerfile, a hub mirror on the pod network
+serving a generated model, `kubectl apply` → the fetch Job downloads and verifies into the cache
+volume → the runtime pod loads the weights → kubelet's own readiness probe keeps the pod out of
+the Service until warm-up is done → the status says Ready with timings → a completion through
+the Service's ClusterIP (kube-proxy). Then the faults: deleting a pod drains it on SIGTERM; a
+corrupted cache file fails the next runtime with the file named, in the conditions and Events.
+
+The tests of this module run in order and share one deployment (`deployed`): each is a stage
+of one story, and starting the story again for each stage would cost minutes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import modelflow, tinymodels
+from tests.support.cluster import Cluster
+from tests.support.hubserver import HubServer
+
+# The first test also pays for the session's node (importing a 5.7 GB image when it changed)
+# and for the whole rollout: more than the suite's default 600 s on a cold, busy machine.
+pytestmark = [pytest.mark.node, pytest.mark.timeout(1800)]
+
+REPO = "e2e/tiny-chat"
+NAME = "tiny-chat"
+NAMESPACE = "models"
+READY_TIMEOUT = 900  # a cold node imports nothing here, but torch's first import is slow
+
+
+@dataclasses.dataclass
+class Deployed:
+    cluster: Cluster
+    watcher: modelflow.Watcher
+    ready: modelflow.Snapshot
+    commit: str
+    lines: list[str]
+
+
+def _images() -> tuple[str, str]:
+    """(operator ref, runtime ref) of the archives the node fixture imported."""
+    archives = [
+        Path(p) for p in os.environ.get("MODELDEPLOY_NODE_IMAGES", "").split(os.pathsep) if p
+    ]
+    refs = [modelflow.image_ref(a) for a in archives]
+    operator = [r for r in refs if r.endswith("-operator")]
+    runtime = [r for r in refs if not r.endswith("-operator") and "pause" not in r]
+    if not operator or not runtime:
+        why = f"MODELDEPLOY_NODE_IMAGES must name the operator and runtime images, got {refs}"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    return operator[0], runtime[0]
+
+
+@pytest.fixture(scope="module")
+def deployed(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    operator_image, runtime_image = _images()
+    gateway = node_cluster.pod_gateway
+    assert gateway and node_cluster.storage_class
+    source = tinymodels.build_causal_lm(tmp_path_factory.mktemp("model"), approx_bytes=40e6)
+    files = {str(p.relative_to(source)): p for p in tinymodels.model_files(source)}
+    lines: list[str] = []
+    with HubServer(host=gateway) as hub:
+        commit = hub.add_repo(REPO, files)
+        modelflow.install_chart(
+            node_cluster, operator_image=operator_image, runtime_image=runtime_image,
+            hub_endpoint=hub.endpoint, pod_network=f"{gateway}/24",
+        )  # fmt: skip
+        node_cluster.kubectl("create", "namespace", NAMESPACE)
+        manifest = modelflow.model_deployment(
+            NAME, NAMESPACE, repo=REPO, storage_class=node_cluster.storage_class
+        )
+        node_cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+        watcher = modelflow.Watcher(node_cluster, NAMESPACE, NAME, lines.append)
+        try:
+            ready = watcher.until("Ready", modelflow.is_ready, timeout=READY_TIMEOUT)
+            yield Deployed(node_cluster, watcher, ready, commit, lines)
+        finally:
+            print("\n".join(lines))
+            node_cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true", "--timeout=120s",
+                                 check=False, timeout=180)  # fmt: skip
+            modelflow.uninstall_chart(node_cluster)
+
+
+def test_fetch_job_downloads_and_verifies_into_the_cache_volume(deployed: Deployed) -> None:
+    status = deployed.ready.model["status"] if deployed.ready.model else {}
+    assert status["resolvedRevision"] == deployed.commit
+    assert [j["status"].get("succeeded") for j in deployed.ready.jobs] == [1]
+    verification = status["verification"]
+    assert verification["algorithm"] == "sha256"
+    assert status["download"]["bytesDone"] == status["download"]["bytesTotal"] > 0
+
+
+def test_pod_is_ready_only_after_the_runtime_warmed_up(deployed: Deployed) -> None:
+    evidence = deployed.watcher.evidence
+    assert evidence.ready_while_not_serving == []
+    (pod,) = [p for p in deployed.ready.pods if not p.deleting]
+    assert pod.ready and pod.runtime_state == "Ready"
+    states = evidence.runtime_states[pod.name]
+    assert states[-1] == "Ready"
+    # kubelet's probes saw the runtime load: the Pod was not Ready while it loaded.
+    assert evidence.not_ready_while_loading, f"runtime states seen: {states}"
+
+
+def test_status_says_ready_with_timings(deployed: Deployed) -> None:
+    status = deployed.ready.model["status"] if deployed.ready.model else {}
+    assert status["phase"] == "Ready"
+    assert status["readyReplicas"] == 1
+    timings = status["timings"]
+    for key in ("downloadSeconds", "verifySeconds", "loadSeconds", "warmupSeconds"):
+        assert timings.get(key) is not None and timings[key] >= 0, (key, timings)
+
+
+def test_completion_is_served_through_the_service(deployed: Deployed) -> None:
+    ip = modelflow.service_ip(deployed.watcher.api, NAMESPACE, NAME)
+    answer = modelflow.complete(f"http://{ip}:{modelflow.RUNTIME_PORT}", "The model says")
+    assert answer["choices"][0]["text"]
+    assert answer["usage"]["completion_tokens"] > 0
+
+
+def test_deleting_a_pod_drains_it_on_sigterm(deployed: Deployed) -> None:
+    cluster, watcher = deployed.cluster, deployed.watcher
+    assert cluster.bin_dir is not None
+    (pod,) = [p for p in watcher.step().pods if not p.deleting]
+    logs = subprocess.Popen(
+        [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "logs", "-f",
+         "-n", NAMESPACE, pod.name],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        cluster.kubectl("delete", "pod", "-n", NAMESPACE, pod.name, "--wait=true", timeout=120)
+        output, _ = logs.communicate(timeout=60)
+    finally:
+        logs.kill()
+    assert "SIGTERM: draining" in output, output[-2000:]
+    assert "drained; exiting" in output, output[-2000:]
+    # The Deployment replaces it, and the replacement goes through the same gate.
+    watcher.until("the replacement Ready", modelflow.is_ready, timeout=READY_TIMEOUT)
+    assert watcher.evidence.ready_while_not_serving == []
+
+
+def test_corrupted_cache_file_fails_the_runtime_with_the_file_named(deployed: Deployed) -> None:
+    cluster, watcher = deployed.cluster, deployed.watcher
+    claim = watcher.api.get(f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/{NAME}-cache")
+    volume = watcher.api.get(f"/api/v1/persistentvolumes/{claim['spec']['volumeName']}")
+    root = Path((volume["spec"].get("hostPath") or volume["spec"]["local"])["path"])
+    weights = [p for p in root.rglob("model.safetensors") if ".modeldeploy" not in p.parts]
+    assert len(weights) == 1, weights
+    with weights[0].open("r+b") as handle:  # same size, other bytes: only sha256 can tell
+        handle.seek(weights[0].stat().st_size // 2)
+        handle.write(b"\x00corrupted\x00")
+    (pod,) = [p for p in watcher.step().pods if not p.deleting]
+    cluster.kubectl("delete", "pod", "-n", NAMESPACE, pod.name, "--wait=true", timeout=120)
+
+    def named_in_status(snap: modelflow.Snapshot) -> bool:
+        ready = snap.ready
+        return ready.get("reason") == "FileCorrupt" and "model.safetensors" in ready.get(
+            "message", ""
+        )
+
+    snap = watcher.until("FileCorrupt in the Ready condition", named_in_status, timeout=300)
+    assert snap.ready["status"] == "False"
+    assert snap.phase in ("Degraded", "Failed")
+    assert "sha256 mismatch" in snap.ready["message"]
+    # It stays named while kubelet restarts the container (crash loop), never flapping back.
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        snap = watcher.step()
+        assert named_in_status(snap), snap.ready
+        assert not modelflow.is_ready(snap)
+        time.sleep(0.5)
+    events = modelflow.events_for(watcher.api, NAMESPACE, NAME)
+    assert any(
+        e.get("reason") == "FileCorrupt" and "model.safetensors" in e.get("message", "")
+        for e in events
+    ), [(e.get("reason"), e.get("message")) for e in events]

@@ -1,0 +1,214 @@
+"""The real node's private containerd 1.6: config, image import and forced clean-up.
+
+Its root (content store, snapshots) persists under ~/.cache/modeldeploy/node/containerd so an
+image imported once (the runtime image is gigabytes) is not imported again; its state, socket and
+runc state live in the run's state dir. Shims (containerd-shim-runc-v2) outlive containerd by
+design, so clean-up finds them, and the containers' init processes, by the PIDs containerd
+recorded in its state dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import tarfile
+from pathlib import Path
+
+from tests.support.cluster import hostnet
+from tests.support.cluster.errors import ClusterError
+
+NAMESPACE = "k8s.io"
+SOCKET_MAX = 107  # sun_path is 108 bytes with the terminating NUL
+
+
+def root_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "modeldeploy" / "node" / "containerd"
+
+
+def state_dir(node: Path) -> Path:
+    return node / "ctd"
+
+
+def socket(node: Path) -> Path:
+    return state_dir(node) / "containerd.sock"
+
+
+def config_toml(node: Path, *, sandbox_image: str, cni_conf_dir: Path) -> str:
+    sock = socket(node)
+    if len(str(sock)) > SOCKET_MAX:
+        raise ClusterError(f"containerd socket path too long for a unix socket: {sock}")
+    cri = '[plugins."io.containerd.grpc.v1.cri"'
+    # Plugins that only log errors or touch paths outside ours (/opt/containerd) are disabled.
+    disabled = [
+        "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+        "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+        "io.containerd.internal.v1.opt", "io.containerd.tracing.processor.v1.otlp",
+        "io.containerd.internal.v1.tracing",
+    ]  # fmt: skip
+    return f"""version = 2
+root = {json.dumps(str(root_dir()))}
+state = {json.dumps(str(state_dir(node)))}
+disabled_plugins = {json.dumps(disabled)}
+
+[grpc]
+  address = {json.dumps(str(sock))}
+
+[ttrpc]
+  address = {json.dumps(str(sock) + ".ttrpc")}
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+
+{cri}]
+  sandbox_image = {json.dumps(sandbox_image)}
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  enable_cdi = false
+  # These machines withhold CAP_SYS_RESOURCE even from root: runc cannot lower a container's
+  # oom_score_adj (the sandbox asks for -998) below containerd's own, so clamp it there.
+  restrict_oom_score_adj = true
+
+{cri}.containerd]
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+
+{cri}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+{cri}.containerd.runtimes.runc.options]
+  SystemdCgroup = false
+  Root = {json.dumps(str(node / "runc"))}
+
+{cri}.cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = {json.dumps(str(cni_conf_dir))}
+  max_conf_num = 1
+"""
+
+
+def cni_conflist(ipam_dir: Path) -> str:
+    """The bridge plugin on mdbr0 (CRI adds loopback itself from the same bin_dir)."""
+    bridge = {
+        "type": "bridge", "bridge": hostnet.BRIDGE, "isGateway": True, "ipMasq": False,
+        "hairpinMode": True,
+        "ipam": {
+            "type": "host-local", "dataDir": str(ipam_dir),
+            "ranges": [[{"subnet": hostnet.POD_SUBNET, "rangeStart": "10.213.0.10",
+                         "gateway": hostnet.GATEWAY}]],
+            "routes": [{"dst": "0.0.0.0/0"}],
+        },
+    }  # fmt: skip
+    conflist = {"cniVersion": "1.0.0", "name": "modeldeploy", "plugins": [bridge]}
+    return json.dumps(conflist, indent=2) + "\n"
+
+
+IMPORT_TIMEOUT_S = 1800  # the runtime image with CUDA torch is several GB
+
+
+def ctr(node: Path, *args: str, check: bool = True, timeout: float = 60) -> str:
+    argv = ["ctr", f"--address={socket(node)}", f"--namespace={NAMESPACE}", *args]
+    return hostnet.run(*argv, check=check, timeout=timeout).stdout
+
+
+def archive_image(archive: Path) -> tuple[str, str]:
+    """(image ref, manifest digest) from an OCI archive's index.json annotation."""
+    with tarfile.open(archive, "r:") as tar:
+        member = tar.extractfile("index.json")
+        if member is None:
+            raise ClusterError(f"{archive}: no index.json (not an OCI archive)")
+        index = json.load(member)
+    (manifest,) = index["manifests"]
+    ref = manifest.get("annotations", {}).get("org.opencontainers.image.ref.name")
+    if not ref:
+        raise ClusterError(f"{archive}: no org.opencontainers.image.ref.name annotation")
+    return str(ref), str(manifest["digest"])
+
+
+def present_images(node: Path) -> dict[str, str]:
+    """ref -> digest of every image in the k8s.io namespace."""
+    rows = ctr(node, "images", "ls").splitlines()[1:]
+    return {row.split()[0]: row.split()[2] for row in rows if row.strip()}
+
+
+def import_images(node: Path, archives: tuple[Path, ...]) -> list[str]:
+    """Import each archive unless its ref already points to the same manifest; returns refs."""
+    refs = []
+    present = present_images(node)
+    for archive in archives:
+        ref, digest = archive_image(archive)
+        if present.get(ref) != digest:
+            # Importing under the same ref replaces the image record; the layers it shares
+            # with the one it replaces (torch and friends: gigabytes) stay, the rest becomes
+            # garbage for containerd's collector. (Removing the old image first would make the
+            # collector delete the shared layers, and the import unpack them all again.)
+            ctr(node, "images", "import", "--snapshotter=overlayfs", str(archive),
+                timeout=IMPORT_TIMEOUT_S)  # fmt: skip
+        refs.append(ref)
+    return refs
+
+
+def remove_leftover_containers(node: Path) -> int:
+    """Remove containers (sandboxes included) left in the persistent root by an earlier run."""
+    ids = ctr(node, "containers", "ls", "--quiet").split()
+    for cid in ids:
+        ctr(node, "tasks", "delete", "--force", cid, check=False)
+        ctr(node, "containers", "delete", cid, check=False)
+    return len(ids)
+
+
+def kill_tasks(node: Path) -> None:
+    """Kill and delete every task, then every container, through containerd (still running)."""
+    for cid in ctr(node, "tasks", "ls", "--quiet", check=False).split():
+        ctr(node, "tasks", "kill", "--all", "--signal=SIGKILL", cid, check=False)
+    for cid in ctr(node, "containers", "ls", "--quiet", check=False).split():
+        ctr(node, "tasks", "delete", "--force", cid, check=False)
+        ctr(node, "containers", "delete", cid, check=False)
+
+
+def recorded_pids(node: Path) -> list[int]:
+    """Container-init PIDs containerd wrote under its state dir, and its shims' PIDs.
+
+    A shim serves a whole pod (its sandbox's bundle holds shim.pid); shims are also found by
+    their command line, which names our containerd's socket.
+    """
+    tasks = state_dir(node) / "io.containerd.runtime.v2.task"
+    pids = set(_shims(node))
+    for name in ("init.pid", "shim.pid"):
+        for path in tasks.glob(f"*/*/{name}"):
+            with contextlib.suppress(OSError, ValueError):
+                pids.add(int(path.read_text().strip()))
+    return sorted(pids)
+
+
+def _shims(node: Path) -> list[int]:
+    address = str(socket(node)).encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                if b"containerd-shim" in argv[0] and address in argv:
+                    found.append(int(proc.name))
+    return found
+
+
+def kill_recorded(node: Path) -> None:
+    """SIGKILL what containerd's state names, if it still runs that binary (PIDs get reused)."""
+    for pid in recorded_pids(node):
+        with contextlib.suppress(OSError):
+            exe = os.readlink(f"/proc/{pid}/exe")
+            if "containerd-shim" in exe or _in_kubepods(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _in_kubepods(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return "/kubepods" in Path(f"/proc/{pid}/cgroup").read_text()
+    return False
