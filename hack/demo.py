@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -102,7 +104,7 @@ def main() -> int:
             "demo: a local cluster is already running; `make demo-down` first (it stops and "
             "removes it), then `make demo` again"
         )
-    say("building what is missing (first run on a fresh machine: ~35 min, then seconds)")
+    say("building what is missing (first run on a fresh machine: ~30 min, then seconds)")
     tools = build("Kubernetes binaries (with kubelet, kube-proxy)", ["hack/build-tools.sh"],
                   {"MODELDEPLOY_TOOLS": "etcd k8s kwok helm kubelet"})  # fmt: skip
     os.environ["MODELDEPLOY_TOOLS_BIN"] = tools
@@ -127,7 +129,7 @@ def main() -> int:
     manifest = modelflow.model_deployment(
         NAME, NAMESPACE, repo=REPO, storage_class=cluster.storage_class
     )
-    say(f"$ kubectl apply -f - <<EOF\n{json.dumps(manifest, indent=2)}\nEOF")
+    say(f"$ kubectl apply -f - <<EOF\n{yaml.safe_dump(manifest, sort_keys=False)}EOF")
     cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
     watcher = modelflow.Watcher(cluster, NAMESPACE, NAME, say)
     snap = watcher.until("Ready", modelflow.is_ready, timeout=1800)

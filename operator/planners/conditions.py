@@ -86,6 +86,8 @@ BENIGN_REASONS = frozenset(
         "NoReplicas",
         "RuntimesNotReady",
         "RuntimeUnreachable",
+        "RuntimeStarting",
+        "WaitingForReadinessProbe",
         "WaitingForCommit",
         "Pending",
         "Resolving",

@@ -86,7 +86,7 @@ def test_runtime_ready_is_not_ready_until_kubelets_probe_admits_the_pod() -> Non
 
 
 def test_running_pods_whose_runtime_cannot_be_asked_are_never_ready() -> None:
-    status = _status(replicas=[_replica("p1"), _replica("p2")])
+    status = _status(replicas=[_replica("p1", restarts=1), _replica("p2", restarts=1)])
     assert status.ready_replicas == 0 and status.phase is Phase.DEPLOYING
     assert [r.state for r in status.replica_statuses] == ["Unreachable", "Unreachable"]
     ready = _condition(status, "Ready")
@@ -300,3 +300,10 @@ def test_a_runtime_still_verifying_is_not_reported_as_unverified() -> None:
         spec(replicas=1), replicas=[_replica("p1", runtime_status("Ready", verified=False))]
     )
     assert _condition(serving, "Verified").reason == "Unverified"
+
+
+def test_a_first_container_not_answering_yet_is_starting_not_unreachable() -> None:
+    status = _status(spec(replicas=1), replicas=[_replica("p1", ready=False)])
+    ready = _condition(status, "Ready")
+    assert ready.status == "False" and ready.reason == "RuntimeStarting"
+    assert status.ready_replicas == 0 and status.phase is Phase.DEPLOYING
