@@ -141,10 +141,11 @@ def finish(cluster: lifecycle.Cluster, watcher: modelflow.Watcher, snap: modelfl
     if evidence.ready_while_not_serving:
         say(f"LIE: {evidence.ready_while_not_serving}")
         return 1
-    seen = sorted({s.split(":", 1)[1] for s in evidence.not_ready_while_loading})
-    count = len(evidence.not_ready_while_loading)
-    say(f"kubelet kept the pod out of the Service while the runtime was "
-        f"{', '.join(seen) or '-'} ({count} observations); Ready only after warm-up")  # fmt: skip
+    (pod,) = [p for p in snap.pods if not p.deleting]
+    history = " -> ".join(f"{t['state']} {t['at'][11:23]}" for t in pod.runtime_history)
+    say(f"the runtime's own history: {history}")
+    say(f"kubelet's readiness probe admitted {pod.name} to the Service at {pod.ready_since}: "
+        "after the runtime said Ready, never before")  # fmt: skip
     status = (snap.model or {}).get("status", {})
     say(f"status: phase {status.get('phase')}, ready {status.get('ready')}, revision "
         f"{status.get('shortRevision')}, timings {json.dumps(status.get('timings'))}")  # fmt: skip

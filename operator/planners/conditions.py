@@ -86,7 +86,6 @@ BENIGN_REASONS = frozenset(
         "NoReplicas",
         "RuntimesNotReady",
         "RuntimeUnreachable",
-        "RuntimeStarting",
         "WaitingForReadinessProbe",
         "WaitingForCommit",
         "Pending",

@@ -42,6 +42,9 @@ class ResolveOutcome:
 class Replica:
     pod: PodView
     report: RuntimeReport
+    # The typed failure the last written status showed for this pod (its runtime's last word):
+    # kept while the runtime cannot be asked and kubelet has not reported the crash yet.
+    last_failure: tuple[str, str] | None = None
 
     @property
     def state(self) -> str:
@@ -86,10 +89,10 @@ class Replica:
                 # (else the status would flap with every crash-loop restart).
                 return self.pod.previous_failure
             return None
-        if self.pod.failure is None and self.pod.restarts and not self.pod.ready:
-            # A restarted container not answering yet (still importing, say) after a typed
-            # failure: the failure stands until kubelet finds it Ready again.
-            return None if self.pod.deleting else self.pod.previous_failure
+        if self.pod.failure is None and not self.pod.ready and not self.pod.deleting:
+            # Not answering after a typed failure: a restart still importing, or a crash that
+            # kubelet has not reported yet. The failure stands until the runtime answers.
+            return self.pod.previous_failure if self.pod.restarts else self.last_failure
         return self.pod.failure
 
     def _shown_state(self, failure: tuple[str, str] | None) -> str:

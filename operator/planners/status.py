@@ -8,6 +8,7 @@ runtime cannot be asked (Unreachable), is never counted ready. The phase rules l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -81,7 +82,16 @@ def invalid_spec_status(
 def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:
     """The whole status for one reconcile."""
     spec, plan = inp.spec, inp.plan
-    runtime = [r for r in inp.replicas if not r.pod.deleting]
+    remembered = {
+        r.name: (r.reason, r.message or "")
+        for r in inp.previous.replica_statuses or []
+        if r.state == "Failed" and r.reason
+    }
+    runtime = [
+        dataclasses.replace(r, last_failure=remembered.get(r.pod.name))
+        for r in inp.replicas
+        if not r.pod.deleting
+    ]
     # Ready counts only replicas of the serving commit: during a rollout the old pods still
     # answer Ready, but servingRevision names a commit they have not loaded.
     ready = sum(1 for r in runtime if r.ready and r.serves(plan.serving_commit))

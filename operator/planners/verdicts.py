@@ -150,15 +150,6 @@ def ready(inp: StatusInputs, runtime: Sequence[Replica], ready: int) -> Verdict:
         )
     if unreachable:
         why = unreachable[0].report.message or "no answer"
-        if unreachable[0].pod.running and not unreachable[0].pod.restarts:
-            # A first container whose server is not up yet (it imports torch before opening
-            # its port): starting, not broken. kubelet's startup probe bounds this window.
-            return conditions.false(
-                C.READY,
-                "RuntimeStarting",
-                f"{ready}/{desired} Ready; {unreachable[0].pod.name}: the container runs, its "
-                f"runtime does not answer yet ({why})",
-            )
         return conditions.false(
             C.READY,
             "RuntimeUnreachable",

@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.cluster import Cluster, node
-from tests.support.cluster.polling import eventually
+from tests.support.cluster.fixtures import fresh_namespace
 
 IMAGE_CACHE = Path(
     os.environ.get("MODELDEPLOY_IMAGE_CACHE")
@@ -27,15 +26,7 @@ STOPS_ITS_OWN = "test_stop_leaves_no_process_mount_netns_bridge_chain_or_cgroup"
 @pytest.fixture
 def node_namespace(node_cluster: Cluster) -> Iterator[str]:
     """A fresh namespace on the node cluster, ready for pods (its default ServiceAccount made)."""
-    name = f"n-{uuid.uuid4().hex[:8]}"
-    node_cluster.kubectl("create", "namespace", name)
-    eventually(
-        lambda: node_cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False),
-        lambda done: done.returncode == 0,
-        what=f"ServiceAccount default in namespace {name}",
-    )
-    yield name
-    node_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    yield from fresh_namespace(node_cluster, "n")
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +46,5 @@ def python_image(node_cluster: Cluster) -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The test that starts and stops its own node cluster runs first, before the session's
     `node_cluster` holds the machine's one node."""
-    first = [
-        i
-        for i in items
-        if i.name == "test_stop_leaves_no_process_mount_netns_bridge_chain_or_cgroup"
-    ]
+    first = [i for i in items if i.name == STOPS_ITS_OWN]
     items[:] = first + [i for i in items if i not in first]

@@ -176,3 +176,25 @@ def test_every_listener_is_on_loopback_or_the_pod_gateway(node_cluster: Cluster,
     hosts = {host for host, _ in listening}
     assert hosts <= {"127.0.0.1", "10.213.0.1"}, listening
     assert "10.213.0.1" in hosts  # the API server and kubelet: pods and kubectl logs need them
+
+
+def test_an_image_that_was_not_imported_is_never_pulled_from_a_registry(
+    node_cluster: Cluster, node_namespace: str
+) -> None:
+    # containerd's registry requests go to a loopback proxy nothing listens on: the pull fails
+    # at once, naming that proxy, and no registry (nor DNS) is ever asked.
+    pod = _pod("absent", "docker.io/library/busybox:1.36", "true")
+    node_cluster.kubectl("apply", "-n", node_namespace, "-f", "-", stdin=json.dumps(pod))
+
+    def waiting() -> dict[str, Any]:
+        found = node_cluster.kubectl_json("get", "pod", "absent", "-n", node_namespace)
+        statuses = found["status"].get("containerStatuses") or [{}]
+        return dict(statuses[0].get("state", {}).get("waiting") or {})
+
+    state = eventually(
+        waiting,
+        lambda w: w.get("reason") == "ErrImagePull" and bool(w.get("message")),
+        what="the pull of an image that was not imported to fail",
+        timeout=60,
+    )
+    assert containerd.NO_EGRESS_PROXY.removeprefix("http://") in state["message"], state

@@ -192,6 +192,8 @@ class PodView:
     runtime_state: str | None
     restarts: int
     deleting: bool
+    ready_since: str | None = None  # the Ready condition's lastTransitionTime, when True
+    runtime_history: tuple[dict[str, Any], ...] = ()  # the runtime's own transitions
 
 
 @dataclasses.dataclass
@@ -215,6 +217,7 @@ class Evidence:
 
     ready_while_not_serving: list[str] = dataclasses.field(default_factory=list)
     not_ready_while_loading: list[str] = dataclasses.field(default_factory=list)
+    running_not_ready: set[str] = dataclasses.field(default_factory=set)
     runtime_states: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
@@ -245,7 +248,8 @@ class Watcher:
         for pod in (pods or {}).get("items", []):
             if pod["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "runtime":
                 continue
-            ready = condition(pod, "Ready").get("status") == "True"
+            ready_condition = condition(pod, "Ready")
+            ready = ready_condition.get("status") == "True"
             ip = pod.get("status", {}).get("podIP")
             # Read the runtime *after* the Pod: a pod Ready before its runtime would show here.
             status = runtime_status(ip) if ip else None
@@ -259,6 +263,8 @@ class Watcher:
                     runtime_state=None if status is None else str(status.get("state")),
                     restarts=sum(int(s.get("restartCount", 0)) for s in statuses),
                     deleting="deletionTimestamp" in pod["metadata"],
+                    ready_since=ready_condition.get("lastTransitionTime") if ready else None,
+                    runtime_history=tuple((status or {}).get("history") or ()),
                 )
             )
         return Snapshot(model=model, jobs=(jobs or {}).get("items", []), pods=views)
@@ -274,6 +280,8 @@ class Watcher:
                 self.evidence.ready_while_not_serving.append(
                     f"{pod.name}: Pod Ready while its runtime says {pod.runtime_state}"
                 )
+            if pod.phase == "Running" and not pod.ready:
+                self.evidence.running_not_ready.add(pod.name)
             if not pod.ready and pod.runtime_state in LOADING_STATES:
                 self.evidence.not_ready_while_loading.append(f"{pod.name}:{pod.runtime_state}")
         return snap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from modeldeploy.operator.api.status import ModelDeploymentStatus, Phase
+from modeldeploy.operator.api.status import ModelDeploymentStatus, Phase, ReplicaStatus
 from modeldeploy.operator.api.validation import Problem
 from modeldeploy.operator.config import Settings
 from modeldeploy.operator.planners import naming, rollout
@@ -86,7 +86,7 @@ def test_runtime_ready_is_not_ready_until_kubelets_probe_admits_the_pod() -> Non
 
 
 def test_running_pods_whose_runtime_cannot_be_asked_are_never_ready() -> None:
-    status = _status(replicas=[_replica("p1", restarts=1), _replica("p2", restarts=1)])
+    status = _status(replicas=[_replica("p1"), _replica("p2")])
     assert status.ready_replicas == 0 and status.phase is Phase.DEPLOYING
     assert [r.state for r in status.replica_statuses] == ["Unreachable", "Unreachable"]
     ready = _condition(status, "Ready")
@@ -302,8 +302,16 @@ def test_a_runtime_still_verifying_is_not_reported_as_unverified() -> None:
     assert _condition(serving, "Verified").reason == "Unverified"
 
 
-def test_a_first_container_not_answering_yet_is_starting_not_unreachable() -> None:
-    status = _status(spec(replicas=1), replicas=[_replica("p1", ready=False)])
+def test_a_crash_kubelet_has_not_reported_yet_keeps_the_runtimes_last_word() -> None:
+    # Seen on the real node: the runtime said Failed (FileCorrupt) and exited; until kubelet
+    # updates the pod, it still looks running, restarts 0, and nothing answers.
+    previous = ModelDeploymentStatus(
+        replica_statuses=[
+            ReplicaStatus(name="p1", state="Failed", reason="FileCorrupt", message="model.bin")
+        ]
+    )
+    status = _status(spec(replicas=1), replicas=[_replica("p1", ready=False)], previous=previous)
     ready = _condition(status, "Ready")
-    assert ready.status == "False" and ready.reason == "RuntimeStarting"
-    assert status.ready_replicas == 0 and status.phase is Phase.DEPLOYING
+    assert (ready.status, ready.reason) == ("False", "FileCorrupt")
+    fresh = _status(spec(replicas=1), replicas=[_replica("p1", ready=False)])
+    assert _condition(fresh, "Ready").reason == "RuntimeUnreachable"

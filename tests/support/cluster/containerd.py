@@ -23,6 +23,19 @@ NAMESPACE = "k8s.io"
 SOCKET_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 
 
+# Registry guard: images come only from imported archives, and a reference that was not
+# imported (a typo, `kubectl run busybox`) must not make containerd reach a registry over the
+# host's network. Go's HTTP client sends every registry request to this proxy, a loopback port
+# nothing listens on (the pull fails at once, naming it); the registry's name is not even
+# resolved. Only the pod network and loopback are reached directly.
+NO_EGRESS_PROXY = "http://127.0.0.1:9"
+NO_EGRESS_ENV = (
+    f"HTTP_PROXY={NO_EGRESS_PROXY}",
+    f"HTTPS_PROXY={NO_EGRESS_PROXY}",
+    "NO_PROXY=127.0.0.1,localhost,10.213.0.0/24",
+)
+
+
 def root_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "modeldeploy" / "node" / "containerd"

@@ -58,14 +58,13 @@ def node_cluster() -> Iterator[Cluster]:
         yield running
 
 
-@pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
-    """A fresh namespace per test, so tests never see each other's objects.
+def fresh_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
+    """Create a uniquely named namespace, yield its name once usable, then delete it.
 
-    Ready once the controller-manager made its `default` ServiceAccount: until then the API
+    Usable once the controller-manager made its `default` ServiceAccount: until then the API
     server refuses pods created directly in it.
     """
-    name = f"t-{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
     eventually(
         lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False),
@@ -74,3 +73,9 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     )
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace per test, so tests never see each other's objects."""
+    yield from fresh_namespace(cluster, "t")

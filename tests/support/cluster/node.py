@@ -146,7 +146,7 @@ def _start_containerd(run: Launcher, node: Path, pause_ref: str) -> None:
     config.write_text(containerd.config_toml(node, sandbox_image=pause_ref,
                                              cni_conf_dir=node / "cni"))  # fmt: skip
     containerd.root_dir().mkdir(parents=True, exist_ok=True)
-    run.launch("containerd", ["containerd", f"--config={config}"])
+    run.launch("containerd", ["env", *containerd.NO_EGRESS_ENV, "containerd", f"--config={config}"])
     run.wait_for("containerd", _containerd_ready(node))
 
 
