@@ -54,6 +54,8 @@ print_only=false
 [[ "${1:-}" == "--print" ]] && print_only=true
 
 log() { printf '[image] %s\n' "$*" >&2; }
+# shellcheck source=../lib/cached.sh
+source "$root/hack/lib/cached.sh"
 die() { log "error: $*"; exit 1; }
 
 case "$variant" in none | cpu | cuda) ;; *) die "TORCH_VARIANT must be none, cpu or cuda" ;; esac
@@ -217,23 +219,10 @@ ikey="$(image_key "$bkey")"
 image_dir="$cache_root/$ikey"
 image_ref="localhost/modeldeploy:$tag"
 
-if [[ -f "$image_dir/image.oci.tar" ]]; then
-    log "cached: $image_ref ($image_dir)"
-    echo "$image_dir/image.oci.tar"
-    exit 0
-fi
+print_if_built "$image_dir/image.oci.tar" "cached: $image_ref ($image_dir)"
 $print_only && { log "image not built yet; run hack/image/build.sh"; exit 1; }
-command -v "$buildah_bin" >/dev/null || die "buildah not found (Debian: apt-get install buildah)"
-[[ "$(id -u)" == 0 ]] || die "needs root (debootstrap and buildah's storage)"
-
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.lock"
-flock 9   # one builder per cache; a second run waits, then finds the result
-if [[ -f "$image_dir/image.oci.tar" ]]; then
-    log "built meanwhile by another run: $image_ref ($image_dir)"
-    echo "$image_dir/image.oci.tar"
-    exit 0
-fi
+lock_for_build "$cache_root/.lock" "debootstrap and buildah's storage"
+print_if_built "$image_dir/image.oci.tar" "built meanwhile by another run: $image_ref ($image_dir)"
 
 if [[ ! -f "$base_dir/base.oci.tar" ]]; then
     command -v debootstrap >/dev/null || die "debootstrap not found (Debian: apt-get install debootstrap)"

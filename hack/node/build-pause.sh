@@ -25,6 +25,8 @@ print_only=false
 [[ "${1:-}" == "--print" ]] && print_only=true
 
 log() { printf '[pause] %s\n' "$*" >&2; }
+# shellcheck source=../lib/cached.sh
+source "$here/../lib/cached.sh"
 die() { log "error: $*"; exit 1; }
 
 command -v "$cc" >/dev/null || die "$cc not found (Debian: apt-get install gcc libc6-dev)"
@@ -35,24 +37,11 @@ key="$({
 dir="$cache_root/pause-$key"
 ref="localhost/modeldeploy-pause:$key"
 
-if [[ -f "$dir/pause.oci.tar" ]]; then
-    log "cached: $ref ($dir)"
-    echo "$dir/pause.oci.tar"
-    exit 0
-fi
+print_if_built "$dir/pause.oci.tar" "cached: $ref ($dir)"
 $print_only && { log "pause image not built yet; run hack/node/build-pause.sh"; exit 1; }
-command -v "$buildah_bin" >/dev/null || die "buildah not found (Debian: apt-get install buildah)"
-[[ "$(id -u)" == 0 ]] || die "needs root (buildah's storage)"
-
-mkdir -p "$cache_root"
 # Its own lock: the runtime image's build holds the images lock for many minutes.
-exec 9>"$cache_root/.lock-pause"
-flock 9
-if [[ -f "$dir/pause.oci.tar" ]]; then
-    log "built meanwhile by another run: $ref ($dir)"
-    echo "$dir/pause.oci.tar"
-    exit 0
-fi
+lock_for_build "$cache_root/.lock-pause" "buildah's storage"
+print_if_built "$dir/pause.oci.tar" "built meanwhile by another run: $ref ($dir)"
 
 start=$SECONDS
 tmp="$(mktemp -d "$cache_root/.tmp-pause-XXXXXX")"

@@ -84,16 +84,21 @@ class Replica:
             # recovered still carries its last termination message).
             if self.report.state == "Failed":
                 return self.report.reason or "RuntimeFailed", self.report.message or ""
-            if self.report.state in STARTING_STATES and self.pod.restarts and not self.pod.deleting:
-                # Restarted after a typed failure and not Ready since: the failure stands
-                # (else the status would flap with every crash-loop restart).
-                return self.pod.previous_failure
+            if self.report.state in STARTING_STATES:
+                return self._standing_failure()
             return None
-        if self.pod.failure is None and not self.pod.ready and not self.pod.deleting:
-            # Not answering after a typed failure: a restart still importing, or a crash that
-            # kubelet has not reported yet. The failure stands until the runtime answers.
-            return self.pod.previous_failure if self.pod.restarts else self.last_failure
+        if self.pod.failure is None and not self.pod.ready:
+            # Not answering: a restart still importing, or a crash kubelet has not reported.
+            return self._standing_failure()
         return self.pod.failure
+
+    def _standing_failure(self) -> tuple[str, str] | None:
+        """The pod's last typed failure, which stands until its runtime proves itself again
+        (else the status would flap with every crash-loop restart): the last termination
+        once kubelet restarted it, else what the last written status showed."""
+        if self.pod.deleting:
+            return None
+        return self.pod.previous_failure if self.pod.restarts else self.last_failure
 
     def _shown_state(self, failure: tuple[str, str] | None) -> str:
         """A restart still starting up shows what it does now; its reason says what failed."""

@@ -9,7 +9,7 @@ Shared by the one-command demo (hack/demo.py) and the real-node end-to-end tests
 - `Watcher`: polls the API server (the ModelDeployment, its fetch Job, its pods: kubelet's own
   probe results in the Pod conditions) and each runtime's GET /status on its pod IP, reports
   every change once, and keeps the evidence: whether a pod was ever Ready while its runtime
-  was not, and whether it was seen not Ready while its runtime was still loading.
+  was not, and which pods it saw running but not Ready (kubelet still probing).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ OPERATOR_NAMESPACE = "modeldeploy-system"
 GROUP_VERSION = "modeldeploy.io/v1alpha1"
 PLURAL = "modeldeployments"
 RUNTIME_PORT = 8080
-LOADING_STATES = frozenset({"Starting", "Verifying", "Loading", "WarmingUp"})
 LABEL_DEPLOYMENT = "modeldeploy.io/deployment"
 
 Say = Callable[[str], None]
@@ -165,13 +164,6 @@ def runtime_status(pod_ip: str, timeout: float = 1.0) -> dict[str, Any] | None:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             body: dict[str, Any] = json.loads(response.read())
             return body
-    except urllib.error.HTTPError as error:
-        if error.code == 503:  # some builds answer 503 with the same body while not Ready
-            try:
-                return dict(json.loads(error.read()))
-            except ValueError:
-                return None
-        return None
     except (OSError, ValueError):
         return None
 
@@ -216,7 +208,6 @@ class Evidence:
     """What the watcher saw that matters for 'Ready means ready'."""
 
     ready_while_not_serving: list[str] = dataclasses.field(default_factory=list)
-    not_ready_while_loading: list[str] = dataclasses.field(default_factory=list)
     running_not_ready: set[str] = dataclasses.field(default_factory=set)
     runtime_states: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
@@ -230,7 +221,6 @@ class Watcher:
         self.name = name
         self.say = say
         self.evidence = Evidence()
-        self.began = time.monotonic()
         self._last: dict[str, str] = {}
 
     def _report(self, key: str, text: str) -> None:
@@ -282,8 +272,6 @@ class Watcher:
                 )
             if pod.phase == "Running" and not pod.ready:
                 self.evidence.running_not_ready.add(pod.name)
-            if not pod.ready and pod.runtime_state in LOADING_STATES:
-                self.evidence.not_ready_while_loading.append(f"{pod.name}:{pod.runtime_state}")
         return snap
 
     def _describe(self, snap: Snapshot) -> None:
@@ -338,9 +326,6 @@ class Watcher:
             time.sleep(period)
             snap = self.step()
         return snap
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.began
 
 
 def is_ready(snap: Snapshot) -> bool:
