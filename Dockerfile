@@ -18,30 +18,14 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------------------------------------
-# Stages, so that a change to the sources never copies or commits the dependencies again:
-#   requirements  the third-party requirement list, read from pyproject.toml (a change to
-#                 pyproject.toml that leaves the list as it was reuses every layer below)
-#   deps          the venv at its final path with those requirements (torch and the CUDA
-#                 libraries: gigabytes, rarely changed)
-#   deps-final    deps without pip and setuptools: what the final image copies, once, and what
-#                 the layer cache then reuses as long as the requirement list stays the same
-#   builder       deps plus the sources: builds the wheel, installs and checks it, and installs
-#                 it again under /staging, which the final stage copies as a small last layer
-FROM ${BASE_IMAGE} AS requirements
-ARG TORCH_VARIANT=cuda
-SHELL ["/bin/bash", "-euxo", "pipefail", "-c"]
-WORKDIR /src
-COPY pyproject.toml ./
-RUN case "${TORCH_VARIANT}" in \
-      none)     extras="" ;; \
-      cpu|cuda) extras="runtime" ;; \
-      *)        echo "TORCH_VARIANT must be cuda, cpu or none, not '${TORCH_VARIANT}'" >&2; exit 2 ;; \
-    esac; \
-    python3 -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-print("\n".join(p["dependencies"] + [d for e in sys.argv[1:] for d in p["optional-dependencies"][e]]))' \
-      ${extras} > /requirements.txt
-
-# ---------------------------------------------------------------------------------------------
+# Stages, so that a change to the sources never installs or copies the dependencies again, and
+# the dependencies are stored once (the final image is built on the same layer):
+#   deps      the venv at its final path with the locked requirements (requirements/*.txt, made
+#             by `make lock`: exact versions, hashes checked), then pip and setuptools removed in
+#             the same layer (torch and the CUDA libraries: gigabytes, rarely changed)
+#   builder   deps plus the sources: a throwaway venv with the locked build tools builds the
+#             wheel, installs and checks it against the deps venv, and installs it again under
+#             /staging, which the final stage copies as a small last layer
 FROM ${BASE_IMAGE} AS deps
 ARG TORCH_VARIANT=cuda
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -52,26 +36,35 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 SHELL ["/bin/bash", "-euxo", "pipefail", "-c"]
 RUN python3 -m venv /opt/modeldeploy
 ENV PATH=/opt/modeldeploy/bin:${PATH}
-COPY --from=requirements /requirements.txt /tmp/requirements.txt
+WORKDIR /tmp/requirements
+COPY requirements/operator.txt requirements/runtime.txt ./
 # Behind a TLS-intercepting proxy, pass its CA bundle as a build secret (never stored in a
 # layer): docker build --secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt ...
+# cpu: torch (at the locked version) comes from the CPU wheel index, whose files have other
+# hashes; everything else, CUDA libraries excepted, from the lock as for cuda.
+# hadolint ignore=DL3013
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
+    case "${TORCH_VARIANT}" in \
+      none)     lock=operator.txt ;; \
+      cpu|cuda) lock=runtime.txt ;; \
+      *)        echo "TORCH_VARIANT must be cuda, cpu or none, not '${TORCH_VARIANT}'" >&2; exit 2 ;; \
+    esac; \
     if [ "${TORCH_VARIANT}" = cpu ]; then \
-      pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" "torch>=2.5,<3"; \
+      torch="$(sed -n 's/^\(torch==[^ ;]*\).*/\1/p' runtime.txt)"; \
+      python3 -c 'import re, sys; text = open("runtime.txt").read(); \
+entries = re.split(r"\n(?=[A-Za-z])", text); \
+drop = re.compile(r"(torch|triton|nvidia-[a-z0-9-]+|cuda-[a-z0-9-]+)=="); \
+open("cpu.txt", "w").write("\n".join(e for e in entries if not drop.match(e)))'; \
+      pip install --no-cache-dir --no-deps --index-url "${TORCH_INDEX_URL}" "${torch}"; \
+      lock=cpu.txt; \
     fi; \
-    pip install --no-cache-dir --requirement /tmp/requirements.txt; \
-    rm /tmp/requirements.txt
-
-# ---------------------------------------------------------------------------------------------
-FROM deps AS deps-final
-# Nothing in the final image installs anything: pip goes, and setuptools unless a dependency
-# needs it at run time.
-SHELL ["/bin/bash", "-euxo", "pipefail", "-c"]
-RUN if [ -z "$(pip show setuptools | sed -n 's/^Required-by: *//p')" ]; then \
+    pip install --no-cache-dir --no-deps --require-hashes --requirement "${lock}"; \
+    if [ -z "$(pip show setuptools 2>/dev/null | sed -n 's/^Required-by: *//p')" ]; then \
       pip uninstall --yes setuptools; \
     fi; \
-    pip uninstall --yes pip
+    pip uninstall --yes pip; \
+    rm -f /tmp/requirements/*.txt
 
 # ---------------------------------------------------------------------------------------------
 FROM deps AS builder
@@ -79,35 +72,39 @@ FROM deps AS builder
 # folders next to them so the links resolve, and let the wheel build follow them. The final
 # stage gets only the installed files (no links, no sources).
 WORKDIR /src
+COPY requirements/build.txt /tmp/build.txt
+RUN --mount=type=secret,id=pip_cert \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
+    python3 -m venv /tmp/build; \
+    /tmp/build/bin/pip install --no-cache-dir --no-deps --require-hashes --requirement /tmp/build.txt
 COPY pyproject.toml README.md ./
 COPY hub/ hub/
 COPY operator/ operator/
 COPY runtime/ runtime/
 COPY modeldeploy/ modeldeploy/
-RUN --mount=type=secret,id=pip_cert \
-    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
-    pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels .; \
-    pip install --no-cache-dir --no-deps /tmp/wheels/modeldeploy-*.whl; \
-    pip check; \
-    modeldeploy --version; \
-    pip install --no-cache-dir --no-deps --ignore-installed --no-warn-script-location --root /staging \
+RUN /tmp/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /tmp/wheels .; \
+    /tmp/build/bin/pip --python /opt/modeldeploy/bin/python install --no-cache-dir --no-deps \
       /tmp/wheels/modeldeploy-*.whl; \
+    /tmp/build/bin/pip --python /opt/modeldeploy/bin/python check; \
+    modeldeploy --version; \
+    /tmp/build/bin/pip --python /opt/modeldeploy/bin/python install --no-cache-dir --no-deps \
+      --ignore-installed --no-warn-script-location --root /staging /tmp/wheels/modeldeploy-*.whl; \
     test "$(ls /staging)" = opt; \
     rm -rf /tmp/wheels
 
 # ---------------------------------------------------------------------------------------------
-# Final: the base plus the venv, run as an unprivileged user. No compilers, no pip, no caches.
-# Layers: the user, the dependencies (reused from the cache while pyproject.toml is unchanged),
-# then modeldeploy itself (a few hundred kB). Labels come last: their values (revision, date)
-# change on every build and would otherwise invalidate the layers below them.
-FROM ${BASE_IMAGE}
+# Final: the deps stage (the base plus the venv, its one big layer shared with the build, not
+# copied again), run as an unprivileged user. No compilers, no pip, no caches. Layers: the
+# dependencies (reused from the cache while the lock is unchanged), the user, then modeldeploy
+# itself (a few hundred kB). Labels come last: their values (revision, date) change on every
+# build and would otherwise invalidate the layers below them.
+FROM deps
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 # A fixed numeric uid/gid (the distroless "nonroot" convention) so that Kubernetes can check
 # runAsNonRoot without a name lookup, and cache volumes can be shared by fsGroup.
 RUN groupadd --gid 65532 modeldeploy \
     && useradd --uid 65532 --gid 65532 --no-log-init --home-dir /home/modeldeploy --create-home \
        --shell /usr/sbin/nologin modeldeploy
-COPY --from=deps-final /opt/modeldeploy /opt/modeldeploy
 COPY --from=builder /staging/ /
 # HF_HOME under /tmp: the root filesystem is read-only in the chart's pods (emptyDir on /tmp).
 ENV PATH=/opt/modeldeploy/bin:${PATH} \

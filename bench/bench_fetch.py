@@ -9,6 +9,9 @@ prints, with the raw seconds:
 - `modeldeploy verify DIR` (the command, as a subprocess) / `sha256sum` over the same files
   (goal <= 0.35) and / one single-core hashlib pass (goal <= 0.7).
 
+Then a PASS/FAIL line per goal; exit 1 if any is missed, 2 if it cannot run here (no
+`sha256sum`, bad options); see bench/goals.py.
+
 Each timing is the best of `--repeat` rounds, the contenders taking turns in every round
 (the files are in the page cache for all hashing runs). The machine may be shared: read the
 ratios, not the absolute speeds.
@@ -33,10 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import goals  # noqa: E402
 from modeldeploy.hub import fetch  # noqa: E402
 from tests.support.hubserver import HubServer  # noqa: E402
 
 REPO = "bench/one-gigabyte"
+FETCH_VS_SNAPSHOT = goals.Goal("fetch+verify / snapshot_download", "<=", 1.0)
+VERIFY_VS_SHA256SUM = goals.Goal("verify / sha256sum", "<=", 0.35)
+VERIFY_VS_HASHLIB = goals.Goal("verify / hashlib one core", "<=", 0.7)
 
 
 def write_safetensors(path: Path, size: int) -> None:
@@ -93,6 +100,10 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    if min(args.file_mb, args.files, args.repeat) < 1:
+        parser.error("--file-mb, --files and --repeat must each be at least 1")
+    if shutil.which("sha256sum") is None:
+        raise goals.SetupError("sha256sum not found: it is the baseline for `verify`")
 
     work = Path(tempfile.mkdtemp(prefix="bench-fetch-", dir="/tmp"))
     try:
@@ -162,16 +173,14 @@ def run(work: Path, args: argparse.Namespace) -> int:
         ("modeldeploy verify (command)", t_verify),
     ):
         print(f"{label:<44}{seconds:>9.3f}{gb / seconds:>8.2f}")
-    print()
-    print(f"{'ratio':<44}{'value':>9}{'goal':>8}")
-    for label, value, goal in (
-        ("fetch+verify / snapshot_download", t_fetch / t_snapshot, 1.0),
-        ("verify / sha256sum", t_verify / t_sha256sum, 0.35),
-        ("verify / hashlib one core", t_verify / t_hashlib, 0.7),
-    ):
-        print(f"{label:<44}{value:>9.3f}{'<= ' + str(goal):>8}")
-    return 0
+    return goals.verdict(
+        {
+            FETCH_VS_SNAPSHOT: t_fetch / t_snapshot,
+            VERIFY_VS_SHA256SUM: t_verify / t_sha256sum,
+            VERIFY_VS_HASHLIB: t_verify / t_hashlib,
+        }
+    )
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(goals.exit_status(main))

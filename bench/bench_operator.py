@@ -7,7 +7,9 @@ Measures
 2. the operator's resident memory (VmRSS) and idle CPU % with `--count` ModelDeployments,
    after every one has a status and the cluster has settled, over `--idle-seconds`.
 
-Goals (issue 5): p50 < 1 s, RSS < 250 MB, idle CPU < 2 %.
+Goals (issue 5): p50 < 1 s, RSS < 250 MB, idle CPU < 2 %. After the JSON of measurements,
+a PASS/FAIL line per goal; exit 1 if any is missed, 2 if it cannot run here (Kubernetes tools
+not built, bad options); see bench/goals.py.
 Shape of the load: the first `--samples` objects are CPU-only with 1 replica (kwok runs
 their pods; the runtimes cannot be reached, so those stay "Deploying" and are polled every
 poll interval); the rest have 0 replicas (the simulated CPU node holds at most 110 pods).
@@ -38,13 +40,17 @@ from lightkube.generic_resource import create_namespaced_resource  # noqa: E402
 from lightkube.resources.apps_v1 import Deployment  # noqa: E402
 from lightkube.resources.core_v1 import Namespace, Service  # noqa: E402
 
+from bench import goals  # noqa: E402
 from tests.e2e import helpers  # noqa: E402
-from tests.support.cluster import running_cluster  # noqa: E402
+from tests.support.cluster import running_cluster, unavailable_reason  # noqa: E402
 from tests.support.cluster.polling import eventually  # noqa: E402
 from tests.support.hubserver import HubServer, safetensors_bytes  # noqa: E402
 
 MD = create_namespaced_resource("modeldeploy.io", "v1alpha1", "ModelDeployment", "modeldeployments")
 NAMESPACE = "bench"
+LATENCY_P50 = goals.Goal("apply-to-children p50", "<", 1.0, unit="s")
+OPERATOR_RSS = goals.Goal("operator RSS", "<", 250.0, unit="MB")
+IDLE_CPU = goals.Goal("operator idle CPU", "<", 2.0, unit="%")
 
 
 def _exists(client: Client, kind: Any, name: str) -> bool:
@@ -206,7 +212,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "operator_idle_cpu_percent": round(cpu, 2),
         "idle_window_s": args.idle_seconds,
         "idle_window_counts": idle_counts,
-        "goals": {"p50_s": 1.0, "rss_mb": 250, "idle_cpu_percent": 2.0},
     }
 
 
@@ -220,16 +225,20 @@ def main() -> int:
     parser.add_argument("--settle-seconds", type=float, default=30)
     parser.add_argument("--diagnose", action="store_true", help="show what changes while idle")
     args = parser.parse_args()
+    if not 1 <= args.samples <= args.count:
+        parser.error("--samples must be at least 1 and at most --count")
+    if reason := unavailable_reason():
+        raise goals.SetupError(reason)
     result = run(args)
     print(json.dumps(result, indent=2))
-    goals = result["goals"]
-    met = (
-        result["apply_to_children_p50_s"] < goals["p50_s"]
-        and result["operator_rss_mb"] < goals["rss_mb"]
-        and result["operator_idle_cpu_percent"] < goals["idle_cpu_percent"]
+    return goals.verdict(
+        {
+            LATENCY_P50: result["apply_to_children_p50_s"],
+            OPERATOR_RSS: result["operator_rss_mb"],
+            IDLE_CPU: result["operator_idle_cpu_percent"],
+        }
     )
-    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(goals.exit_status(main))

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the pinned Kubernetes tool binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok, helm) from the wrapper Go modules under tools/, into a cache
-# outside the work tree, and print the directory holding all of them on stdout:
+# kube-scheduler, kubectl, kwok, helm; opt-in kubelet, kube-proxy, coredns) from the wrapper Go
+# modules under tools/, into a cache outside the work tree, and print the directory holding all
+# of them on stdout:
 #
 #     BIN="$(hack/build-tools.sh)"          # builds what is missing, then prints the bin dir
 #     hack/build-tools.sh --print           # prints the bin dir only if everything is built
+#                                           # (links it from built components; never builds)
 #
 # Why a cache keyed by inputs: a cold build of the control plane takes many minutes on two cores,
 # and a warm run must cost seconds. Each component is cached under
@@ -16,7 +18,8 @@
 # Environment: MODELDEPLOY_TOOLS_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/modeldeploy/tools),
 # GO (default go), MODELDEPLOY_TOOLS (space-separated components; default "etcd k8s kwok helm";
 # "kubelet" (kubelet and kube-proxy of Kubernetes 1.35, tools/kubelet) is built only when named
-# here, e.g. MODELDEPLOY_TOOLS="etcd k8s kwok helm kubelet").
+# here, and so is "coredns" (the real node's cluster DNS, tools/coredns), e.g.
+# MODELDEPLOY_TOOLS="etcd k8s kwok helm kubelet coredns").
 # Progress and timings go to stderr; only the bin dir goes to stdout.
 set -euo pipefail
 
@@ -30,6 +33,12 @@ print_only=false
 # Pinned, reproducible builds: the local toolchain only, no cgo, the committed go.sum only
 # (-mod=readonly fails instead of silently changing versions), no paths or VCS data baked in.
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
+# Go's module and build caches for these builds are our own, beside the results, and are removed
+# once every component asked for is built: for Kubernetes they are ~10 GB that nothing reads
+# again until a pin changes. A build that was interrupted keeps them, and the next run resumes
+# from them.
+go_cache="$cache_root/.go"
+export GOMODCACHE="$go_cache/mod" GOCACHE="$go_cache/build"
 build_flags=(-p 2 -trimpath)
 base_ldflags="-s -w"
 
@@ -102,6 +111,13 @@ packages_and_ldflags() {
             ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
         done
         ;;
+    coredns)
+        # Opt-in: the real node's cluster DNS. The upstream main package, every in-tree plugin
+        # (the same binary as the release images); the version itself is a constant.
+        v="$(module_version "$dir" github.com/coredns/coredns)"
+        packages=(github.com/coredns/coredns)
+        ldflags="$base_ldflags -X github.com/coredns/coredns/coremain.GitCommit=$v"
+        ;;
     *) log "unknown component: $1"; exit 2 ;;
     esac
 }
@@ -156,24 +172,42 @@ for c in "${components[@]}"; do
 done
 combined="$cache_root/all-$(printf '%s' "$combined_inputs" | sha256sum | cut -c1-16)"
 
+# link_combined: the directory of symlinks to every component's binaries, renamed into place.
+link_combined() {
+    local tmp c f
+    tmp="$(mktemp -d "$cache_root/.tmp-all-XXXXXX")"
+    pending+=("$tmp")
+    mkdir "$tmp/bin"
+    for c in "${components[@]}"; do
+        for f in "$cache_root/$c-${keys[$c]}/bin/"*; do
+            ln -s "$f" "$tmp/bin/$(basename "$f")"
+        done
+    done
+    mv -T "$tmp" "$combined" 2>/dev/null || rm -rf "$tmp"
+}
+
+all_built() {
+    local c
+    for c in "${components[@]}"; do [[ -d "$cache_root/$c-${keys[$c]}/bin" ]] || return 1; done
+}
+
+if [[ ! -d "$combined/bin" ]] && $print_only; then
+    # Every component built, in some other combination: linking them is not building.
+    all_built || { log "tools not built yet; run hack/build-tools.sh"; exit 1; }
+    link_combined
+fi
 if [[ ! -d "$combined/bin" ]]; then
-    $print_only && { log "tools not built yet; run hack/build-tools.sh"; exit 1; }
     # One builder at a time per cache: a second run waits, then finds everything built.
     exec 9>"$cache_root/.lock"
     flock 9
     for c in "${components[@]}"; do
         [[ -d "$cache_root/$c-${keys[$c]}/bin" ]] || build_component "$c" "${keys[$c]}"
     done
-    if [[ ! -d "$combined/bin" ]]; then
-        tmp="$(mktemp -d "$cache_root/.tmp-all-XXXXXX")"
-        pending+=("$tmp")
-        mkdir "$tmp/bin"
-        for c in "${components[@]}"; do
-            for f in "$cache_root/$c-${keys[$c]}/bin/"*; do
-                ln -s "$f" "$tmp/bin/$(basename "$f")"
-            done
-        done
-        mv -T "$tmp" "$combined" 2>/dev/null || rm -rf "$tmp"
+    [[ -d "$combined/bin" ]] || link_combined
+    if [[ -d "$go_cache" ]]; then
+        log "removing Go's module and build caches of these builds: $(du -sh "$go_cache" | cut -f1)"
+        chmod -R u+w "$go_cache"   # the module cache is read-only
+        rm -rf "$go_cache"
     fi
 fi
 log "tools ready in $((SECONDS - total_start)) s"

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import modelflow, tinymodels  # noqa: E402
 from tests.support.cluster import lifecycle, processes  # noqa: E402
+from tests.support.cluster import tools as tools_support  # noqa: E402
 
 REPO = "demo/tiny-chat"
 NAME = "tiny-chat"
@@ -106,7 +107,7 @@ def main() -> int:
         )
     say("building what is missing (first run on a fresh machine: ~30 min, then seconds)")
     tools = build("Kubernetes binaries (with kubelet, kube-proxy)", ["hack/build-tools.sh"],
-                  {"MODELDEPLOY_TOOLS": "etcd k8s kwok helm kubelet"})  # fmt: skip
+                  {"MODELDEPLOY_TOOLS": tools_support.NODE_TOOLS})  # fmt: skip
     os.environ["MODELDEPLOY_TOOLS_BIN"] = tools
     operator = build("operator image", ["hack/image/build.sh"], {"TORCH_VARIANT": "none"})
     runtime = build("runtime image (torch)", ["hack/image/build.sh"], {"TORCH_VARIANT": "cuda"})

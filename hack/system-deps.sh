@@ -15,7 +15,8 @@ for arg in "$@"; do
 done
 need=()
 for pkg in "${wanted[@]}" openssl; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  # Installed, not merely known (a removed package's config files keep `dpkg -s` happy).
+  [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] || need+=("$pkg")
 done
 if ((${#need[@]})); then
   echo "system-deps: installing ${need[*]}" >&2

@@ -81,7 +81,16 @@ def load_manifest(directory: Path, *, repairing: bool = False) -> Manifest:
 
     `repairing`: when a `--repair` failed half-way, the manifest waits in its repairing
     copy; only another repair may use it (the directory is not complete meanwhile).
+    A `directory` that does not exist, or is a file, is said to be so (a typo in the path
+    is likelier than a fetch that never finished).
     """
+    if not directory.is_dir():
+        what = (
+            "is not a directory (a fetch directory holds .modeldeploy/manifest.json)"
+            if directory.exists()
+            else "directory does not exist"
+        )
+        raise FetchError(FetchReason.ManifestMissing, f"{directory}: {what}")
     path = manifest_path(directory)
     if repairing and not path.exists() and repairing_path(directory).exists():
         path = repairing_path(directory)

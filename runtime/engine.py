@@ -5,10 +5,18 @@ Decoding is a small explicit loop over the model's forward pass with its KV cach
 logits are finite (NaN weights fail warm-up instead of producing garbage), and greedy vs
 sampled is one visible branch. Calls are blocking; the HTTP layer runs them on one worker
 thread so the event loop (and the probes) never wait on torch.
+
+The KV cache: the first step passes none, so the model builds the kind its layers need (a
+`DynamicCache` from its config, with sliding-window layers where the config has them, or a
+hybrid model's own class), and every later step hands that same object back. Its keyword is
+read from the model's `forward` signature, not assumed: transformers 5 renamed
+`past_key_values` to `cache` (argument and output; the old name warns and is due to be
+removed), while models and releases from before the rename know only `past_key_values`.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +61,7 @@ class Engine:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self.lock = threading.Lock()
+        self.cache_keyword = cache_keyword(loaded.model)
 
     @property
     def task(self) -> str:
@@ -72,15 +81,15 @@ class Engine:
         if params.seed is not None:
             generator = torch.Generator(device=self.loaded.device).manual_seed(params.seed)
         stop = set() if params.ignore_eos else _eos_ids(model, self.loaded.tokenizer)
-        inputs, past = prompt_ids, None
+        inputs, cache = prompt_ids, dict[str, Any]()  # no cache on the first step
         for _ in range(params.max_tokens):
             with self.lock, torch.inference_mode():
-                out = model(input_ids=inputs, past_key_values=past, use_cache=True)
+                out = model(input_ids=inputs, use_cache=True, **cache)
                 logits = out.logits[0, -1].float()
                 if not bool(torch.isfinite(logits).all()):
                     raise NonFiniteOutputError("the model produced non-finite logits")
                 token = _pick(logits, params, generator)
-            past = out.past_key_values
+            cache = {self.cache_keyword: getattr(out, self.cache_keyword)}
             yield token
             if token in stop:
                 return
@@ -98,6 +107,12 @@ class Engine:
                 raise NonFiniteOutputError("the model produced non-finite embeddings")
         tokens = int(batch["attention_mask"].sum())
         return Embeddings(vectors=vectors.cpu().tolist(), prompt_tokens=tokens)
+
+
+def cache_keyword(model: Any) -> str:
+    """The name under which `model.forward` takes (and its output returns) the KV cache."""
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def _pick(logits: torch.Tensor, params: SamplingParams, generator: Any) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from modeldeploy.hub import listing, safetensors_header
-from modeldeploy.runtime import pooling
+from modeldeploy.runtime import pooling, tasks
 from modeldeploy.runtime.errors import LoadCancelledError, LoadError
 from modeldeploy.runtime.faults import is_device_fault
 from modeldeploy.runtime.state import Reason
@@ -116,22 +116,6 @@ def read_config(directory: Path) -> Any:
         return AutoConfig.from_pretrained(directory, trust_remote_code=False)
     except (ValueError, OSError, KeyError) as exc:
         raise LoadError(Reason.CONFIG_INVALID, f"{path}: {exc}") from exc
-
-
-def detect_task(config: Any, directory: Path, requested: str) -> str:
-    """text-generation for *ForCausalLM / *LMHeadModel, embeddings for encoders."""
-    if requested != "auto":
-        return requested
-    architectures = getattr(config, "architectures", None) or []
-    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
-        return "text-generation"
-    if (directory / "modules.json").is_file() or any(a.endswith("Model") for a in architectures):
-        return "embeddings"
-    raise LoadError(
-        Reason.CONFIG_INVALID,
-        f"{directory / 'config.json'}: cannot tell the task from architectures "
-        f"{architectures!r}; pass --task",
-    )
 
 
 def weight_files(directory: Path, *, allow_pickle: bool) -> tuple[list[Path], list[Path]]:
@@ -263,13 +247,17 @@ def inspect(
     task_choice: str,
     allow_pickle: bool,
 ) -> Checkpoint:
-    """Read what loading needs to decide (weight files, config, task, dtype, headers) once."""
+    """Read what loading needs to decide (weight files, config, task, dtype, headers) once.
+
+    A task the checkpoint cannot do fails here (TaskMismatch), before any weight is read."""
     safetensors, pickles = weight_files(directory, allow_pickle=allow_pickle)
     config = read_config(directory)
+    task = tasks.detect(config, directory, task_choice)
+    tasks.check(config, directory, task)
     return Checkpoint(
         directory=directory,
         config=config,
-        task=detect_task(config, directory, task_choice),
+        task=task,
         dtype=choose_dtype(dtype_choice, device=device, config=config),
         safetensors=safetensors,
         pickles=pickles,

@@ -41,13 +41,13 @@ def libraries(model_dir: Path) -> float:
 
 def _architecture(model_dir: Path) -> None:
     """Resolve the model class from config.json, which imports its module; ignore failures."""
-    from modeldeploy.runtime import loader
+    from modeldeploy.runtime import loader, tasks
     from modeldeploy.runtime.errors import LoadError
 
     if not (model_dir / "config.json").is_file():
         return  # per-pod fetch mode: nothing there yet
     try:
         config = loader.read_config(model_dir)
-        loader.model_class(config, loader.detect_task(config, model_dir, "auto"))
+        loader.model_class(config, tasks.detect(config, model_dir, "auto"))
     except LoadError as exc:
         log.debug("preload skipped the model class: %s", exc.message)

@@ -55,6 +55,7 @@ class Reason(enum.StrEnum):
     PICKLE_REFUSED = "PickleRefused"
     NO_WEIGHTS = "NoWeights"
     CONFIG_INVALID = "ConfigInvalid"
+    TASK_MISMATCH = "TaskMismatch"
     INSUFFICIENT_GPU_MEMORY = "InsufficientGPUMemory"
     DEVICE_UNAVAILABLE = "DeviceUnavailable"
     LOAD_FAILED = "LoadFailed"

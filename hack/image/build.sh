@@ -1,40 +1,41 @@
 #!/usr/bin/env bash
 # Build the modeldeploy container image from the repository's Dockerfile without Docker:
 # a Debian bookworm base made with debootstrap and imported with buildah, then `buildah bud`.
-# Prints the OCI archive of the image on stdout (progress and timings go to stderr):
+# Prints the image's OCI layout (a directory) on stdout (progress and timings go to stderr):
 #
-#     ARCHIVE="$(hack/image/build.sh)"                 # builds what is missing, prints the path
+#     IMAGE="$(hack/image/build.sh)"                   # builds what is missing, prints the path
 #     hack/image/build.sh --print                      # prints the path only if already built
 #     TORCH_VARIANT=cpu hack/image/build.sh            # the runtime image with CPU torch
 #
 # Why a local base: these machines have no Docker engine and no registry; debootstrap makes a
 # bookworm root filesystem with Debian's python3.11, buildah turns it into an image, and the
 # Dockerfile's BASE_IMAGE build argument points at it (the Dockerfile itself is the one users
-# build with `docker build`, unchanged). The resulting archive is what containerd imports
-# (`ctr -n k8s.io images import`) on a node without a registry.
+# build with `docker build`, unchanged). The resulting layout is what containerd imports
+# (`tar -c | ctr -n k8s.io images import -`) on a node without a registry.
 #
 # Cache, keyed by inputs (a warm run costs seconds), under $MODELDEPLOY_IMAGE_CACHE
 # (default ${XDG_CACHE_HOME:-$HOME/.cache}/modeldeploy/images):
 #     base-<sha256 of the debootstrap recipe>/base.oci.tar
 #     <sha256 of base key, Dockerfile, .dockerignore, build args, every file in the context>/
-#         image.oci.tar, image.ref, build-seconds, build.log
+#         image.oci/ (an OCI layout: index.json, blobs hard-linked from layout-<variant>),
+#         image.ref, build-seconds, build.log
 # Entries are written to a temporary directory and renamed into place when complete.
 #
 #     layout-<variant>/   an OCI image layout with uncompressed layers, the blob store the
-#                         archives are made from (see write_archive)
+#                         image layouts link to (see write_layout)
 #
-# Sizes and what is kept: the operator image (none) is a ~0.2 GB archive, the runtime image
+# Sizes and what is kept: the operator image (none) is ~0.2 GB, the runtime image
 # (cuda: torch from PyPI with the CUDA libraries) ~6 GB. Layers are stored uncompressed: no
 # minutes of gzip, and a layer's digest is the digest of its content, the same in every build
-# that reuses it. Old archives are deleted (the three newest are kept for none, only the newest
+# that reuses it. Old image layouts are deleted (the three newest are kept for none, only the newest
 # for cpu and cuda, the old one before the new one is written). buildah's storage keeps the
-# layers of the builds whose archives are kept, so that a change to the sources rebuilds only the
+# layers of the builds whose layouts are kept, so that a change to the sources rebuilds only the
 # small layer of modeldeploy itself; the other intermediate images derived from our base, and
 # the containers a failed build leaves, are removed.
 #
 # Environment: TORCH_VARIANT (none|cpu|cuda, default none), DEBIAN_MIRROR (default
 # http://deb.debian.org/debian), MODELDEPLOY_IMAGE_CACHE, BUILDAH (default buildah), SKOPEO
-# (default skopeo; without it the archive is written by `buildah push`, gzip-compressed, slower),
+# (default skopeo: it writes the layout),
 # BUILDAH_ISOLATION (default chroot: needs neither runc nor a network namespace).
 # Needs root (debootstrap, buildah storage) and network access to the Debian mirror and PyPI.
 set -euo pipefail
@@ -63,7 +64,7 @@ case "$variant" in none | cpu | cuda) ;; *) die "TORCH_VARIANT must be none, cpu
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/pyproject.toml" | head -n1)"
 [[ -n "$version" ]] || die "no version in pyproject.toml"
 case "$variant" in none) tag="$version-operator" ;; cpu) tag="$version-cpu" ;; *) tag="$version" ;; esac
-# How many archives of this tag to keep: a runtime archive is ~6 GB.
+# How many builds of this tag to keep: a runtime image is ~6 GB.
 case "$variant" in none) keep_archives=3 ;; *) keep_archives=1 ;; esac
 
 base_key() {
@@ -75,16 +76,16 @@ base_key() {
 }
 
 # Every file docker would send as build context: tracked and untracked-but-not-ignored files
-# that .dockerignore's allowlist keeps (pyproject, README and the four package folders).
+# that .dockerignore's allowlist keeps (pyproject, README, the lock and the four package folders).
 context_files() {
-    (cd "$root" && git ls-files -co --exclude-standard -- pyproject.toml README.md \
+    (cd "$root" && git ls-files -co --exclude-standard -- pyproject.toml README.md requirements \
         modeldeploy operator runtime hub | grep -v -e '__pycache__' -e '\.pyc$' | LC_ALL=C sort)
 }
 
 image_key() {
     {
         echo "base=$1 variant=$variant tag=$tag isolation=$isolation format=docker"
-        command -v "$skopeo_bin" >/dev/null && echo "layers=uncompressed" || echo "layers=gzip"
+        echo "result=layout layers=uncompressed"
         cat "$root/Dockerfile" "$root/.dockerignore"
         local f
         while IFS= read -r f; do
@@ -153,41 +154,44 @@ remove_build_containers() {
         done
 }
 
-# write_archive REF DEST: the OCI archive of REF, written to DEST. skopeo copies the image into
-# this variant's OCI layout with uncompressed layers; a layer already there (the dependencies,
-# after a change to the sources) is not read or written again. skopeo keeps the image it
-# replaces in the index, unnamed: that entry goes, with every blob no named image uses, and
-# the layout is put into one tar, the archive.
-write_archive() {
+# write_layout REF DEST: the OCI image layout of REF, written to the directory DEST. skopeo copies
+# the image into this variant's shared OCI layout with uncompressed layers; a layer already
+# there (the dependencies, after a change to the sources) is not read or written again. skopeo
+# keeps the image it replaces in the index, unnamed: that entry goes, with every blob no named
+# image uses. DEST gets the image's own index and its blobs as hard links into the shared layout:
+# the gigabytes of layers are stored once, however many cache entries name them (an archive, a
+# tar of the same bytes, was a second copy). containerd imports it as a tar stream made on the fly.
+write_layout() {
     local ref="$1" dest="$2" layout="$cache_root/layout-$variant"
-    if ! command -v "$skopeo_bin" >/dev/null; then
-        log "skopeo not found (Debian: apt-get install skopeo): gzip-compressed archive, slower"
-        "$buildah_bin" push --quiet "$ref" "oci-archive:$dest:$ref" >/dev/null
-        return
-    fi
+    command -v "$skopeo_bin" >/dev/null || die "skopeo not found (Debian: apt-get install skopeo)"
     "$skopeo_bin" copy --quiet --dest-oci-accept-uncompressed-layers \
         "containers-storage:$ref" "oci:$layout:$ref" >"$tmp/skopeo.log" 2>&1 \
         || { cat "$tmp/skopeo.log" >&2; die "skopeo copy failed"; }
-    python3 - "$layout" <<'PY'
-import json, pathlib, sys
-layout = pathlib.Path(sys.argv[1])
+    python3 - "$layout" "$dest" "$ref" <<'PY'
+import json, os, pathlib, sys
+layout, dest, ref = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
 blobs = layout / "blobs" / "sha256"
+name = "org.opencontainers.image.ref.name"
 index = json.loads((layout / "index.json").read_text())
-index["manifests"] = [
-    m for m in index["manifests"]
-    if (m.get("annotations") or {}).get("org.opencontainers.image.ref.name")
-]
+index["manifests"] = [m for m in index["manifests"] if (m.get("annotations") or {}).get(name)]
 (layout / "index.json").write_text(json.dumps(index))
-used = set()
-for entry in index["manifests"]:
+
+def parts(entry):
     digest = entry["digest"].split(":", 1)[1]
     manifest = json.loads((blobs / digest).read_text())
-    used |= {digest} | {d["digest"].split(":", 1)[1] for d in [manifest["config"], *manifest["layers"]]}
+    return {digest} | {d["digest"].split(":", 1)[1] for d in [manifest["config"], *manifest["layers"]]}
+
+used = set().union(*(parts(entry) for entry in index["manifests"]))
 for blob in blobs.iterdir():
     if blob.name not in used:
         blob.unlink()
+(mine,) = [m for m in index["manifests"] if m["annotations"][name] == ref]
+(dest / "blobs" / "sha256").mkdir(parents=True)
+for digest in sorted(parts(mine)):
+    os.link(blobs / digest, dest / "blobs" / "sha256" / digest)
+(dest / "oci-layout").write_text((layout / "oci-layout").read_text())
+(dest / "index.json").write_text(json.dumps({**index, "manifests": [mine]}))
 PY
-    tar -C "$layout" -cf "$dest" oci-layout index.json blobs
 }
 
 # prune_storage: remove the untagged images in buildah's storage that were built on one of our
@@ -219,10 +223,11 @@ ikey="$(image_key "$bkey")"
 image_dir="$cache_root/$ikey"
 image_ref="localhost/modeldeploy:$tag"
 
-print_if_built "$image_dir/image.oci.tar" "cached: $image_ref ($image_dir)"
+print_if_built "$image_dir/image.oci/index.json" "cached: $image_ref ($image_dir)" "$image_dir/image.oci"
 $print_only && { log "image not built yet; run hack/image/build.sh"; exit 1; }
 lock_for_build "$cache_root/.lock" "debootstrap and buildah's storage"
-print_if_built "$image_dir/image.oci.tar" "built meanwhile by another run: $image_ref ($image_dir)"
+print_if_built "$image_dir/image.oci/index.json" "built meanwhile by another run: $image_ref ($image_dir)" \
+    "$image_dir/image.oci"
 
 if [[ ! -f "$base_dir/base.oci.tar" ]]; then
     command -v debootstrap >/dev/null || die "debootstrap not found (Debian: apt-get install debootstrap)"
@@ -238,8 +243,8 @@ ensure_local "$base_ref" "$base_dir/base.oci.tar"
 log "building $image_ref (TORCH_VARIANT=$variant) from $root/Dockerfile"
 t0=$SECONDS
 tmp="$(mktemp -d "$cache_root/.tmp-image-XXXXXX")"
-# A failed run keeps its build.log for diagnosis, never a partial (multi-GB) archive.
-trap 'rm -f "$tmp/image.oci.tar"' EXIT
+# A failed run keeps its build.log for diagnosis, never a partial image layout.
+trap 'rm -rf "$tmp/image.oci"' EXIT
 revision="$(git -C "$root" rev-parse --verify --quiet HEAD || echo unknown)"
 created="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 # The CA bundle pip trusts here (PIP_CERT or pip's config), handed to the builder stage as a
@@ -248,7 +253,7 @@ secret=()
 pip_cert="${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || true)}"
 [[ -n "$pip_cert" && -s "$pip_cert" ]] && secret=(--secret "id=pip_cert,src=$pip_cert")
 # Docker format: the OCI image config has no SHELL or HEALTHCHECK, and buildah would ignore the
-# Dockerfile's SHELL (bash with pipefail) in OCI mode. The archive is still an OCI layout.
+# Dockerfile's SHELL (bash with pipefail) in OCI mode. The result is still an OCI layout.
 "$buildah_bin" bud --format docker --layers --force-rm --isolation "$isolation" --network host \
     --build-arg "BASE_IMAGE=$base_ref" --build-arg "TORCH_VARIANT=$variant" \
     --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
@@ -259,15 +264,15 @@ pip_cert="${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || tru
         remove_build_containers "$tmp/build.log"
         exit 1
     }
-log "built $image_ref in $((SECONDS - t0)) s; writing the archive"
-# The older archives of this tag go first, so that two runtime archives never sit side by side.
+log "built $image_ref in $((SECONDS - t0)) s; writing its OCI layout"
+# The older builds of this tag go first, so that two runtime images never sit side by side.
 prune_old_archives "$image_ref" $((keep_archives - 1))
 t1=$SECONDS
-write_archive "$image_ref" "$tmp/image.oci.tar"
+write_layout "$image_ref" "$tmp/image.oci"
 echo "$image_ref" >"$tmp/image.ref"
 echo "$((SECONDS - t0))" >"$tmp/build-seconds"
 mv -T "$tmp" "$image_dir" 2>/dev/null || rm -rf "$tmp"
-log "archive written in $((SECONDS - t1)) s: $(du -h "$image_dir/image.oci.tar" | cut -f1)"
+log "layout written in $((SECONDS - t1)) s: $(du -sh "$image_dir/image.oci" | cut -f1) (hard links into layout-$variant)"
 prune_storage
 log "built $image_ref in $((SECONDS - t0)) s (total $((SECONDS - start)) s): $image_dir"
-echo "$image_dir/image.oci.tar"
+echo "$image_dir/image.oci"

@@ -1,13 +1,13 @@
 # Sourced by the build scripts that cache one artefact per key of their inputs
 # (hack/image/build.sh, hack/node/build-pause.sh); the caller defines log().
 #
-# print_if_built FILE MESSAGE: when FILE exists, log MESSAGE, print FILE and end the script
-# (exit 0): the cached result is the answer. Called before taking the cache's lock and again
+# print_if_built FILE MESSAGE [RESULT]: when FILE exists, log MESSAGE, print RESULT (default FILE)
+# and end the script (exit 0): the cached result is the answer. Called before taking the cache's lock and again
 # after it, for a result another run finished meanwhile.
 print_if_built() {
     if [[ -f "$1" ]]; then
         log "$2"
-        echo "$1"
+        echo "${3:-$1}"
         exit 0
     fi
 }

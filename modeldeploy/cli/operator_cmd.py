@@ -16,7 +16,9 @@ environment (the Helm chart sets these; flags win):
   MODELDEPLOY_STATUS_POLL_SECONDS  how often runtimes are asked for /status (default 15)
   MODELDEPLOY_RESOLVE_SECONDS      how often a branch is resolved again (default 300)
   MODELDEPLOY_STATUS_NETWORKS      CIDRs of pod IPs the operator may send /status requests to
-  KUBECONFIG                       kubeconfig outside a cluster (in a pod: the service account)"""
+  KUBECONFIG                       kubeconfig outside a cluster (default ~/.kube/config;
+                                   in a pod: the service account). Without any of them
+                                   the operator exits 1 at once, naming each place tried."""
 
 
 def register(subparsers: Any) -> None:
@@ -59,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modeldeploy.operator import app, config
+    from modeldeploy.operator import app, config, kubeconfig
 
     if args.all_namespaces and args.namespace:
         raise CommandError("--all-namespaces and --namespace exclude each other", exit_code=2)
@@ -80,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
             )
     if settings.status_poll_seconds < 1:
         raise CommandError("--status-poll-seconds: at least 1 second", exit_code=2)
-    app.run(settings, verbose=args.verbose)
+    try:
+        app.run(settings, verbose=args.verbose)
+    except kubeconfig.MissingConfigError as exc:  # raised before kopf starts
+        raise CommandError(str(exc)) from None
     return 0
 
 

@@ -44,7 +44,27 @@ def _load_yaml(path: str, what: str) -> list[Any]:
     except OSError as exc:
         raise CommandError(f"{path}: cannot read {what}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise CommandError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+        raise CommandError(_yaml_problem(path, exc)) from None
+
+
+def _yaml_problem(path: str, exc: Exception) -> str:
+    """`FILE:LINE:COLUMN: not valid YAML: PROBLEM (CONTEXT at line L, column C)`, one line.
+
+    pyyaml's own text spans several lines (a quoted snippet with a caret under it), which
+    becomes an unreadable run-on once joined; its marks say the same thing in compiler form.
+    """
+    where = "<stdin>" if path == "-" else path
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return f"{where}: not valid YAML: {' '.join(str(exc).split())}"
+    text = f"{where}:{mark.line + 1}:{mark.column + 1}: not valid YAML: {problem}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        text += f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    elif context:
+        text += f" ({context})"
+    return text
 
 
 def _nodes(path: str | None) -> list[dict[str, Any]] | None:

@@ -71,6 +71,20 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
+# The API server lets a CRD restrict metadata.name (and generateName), nothing else of metadata.
+_METADATA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {
+            "type": "string",
+            "description": "A DNS-1035 label short enough for the children's suffixes.",
+            "maxLength": resource.MAX_NAME_LENGTH,
+            "pattern": resource.NAME_PATTERN,
+        }
+    },
+}
+
+
 def openapi_schema() -> dict[str, Any]:
     """The version's openAPIV3Schema: apiVersion, kind, metadata, spec and status."""
     return {
@@ -80,7 +94,7 @@ def openapi_schema() -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": "modeldeploy.io/v1alpha1"},
             "kind": {"type": "string", "description": "ModelDeployment"},
-            "metadata": {"type": "object"},
+            "metadata": _METADATA,
             "spec": schema.structural_schema(ModelDeploymentSpec),
             "status": schema.structural_schema(ModelDeploymentStatus),
         },

@@ -19,6 +19,11 @@ SINGULAR = "modeldeployment"
 SHORT_NAMES = ("mdep",)
 CRD_NAME = f"{PLURAL}.{GROUP}"
 
+# Child objects (Service, Job, PVC) are named `<name>-<suffix>`; a Service name is a
+# DNS-1035 label of at most 63 characters, so the ModelDeployment name must leave room.
+MAX_NAME_LENGTH = 45
+NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+
 
 class ModelDeployment(ApiModel):
     """A Hugging Face model deployed onto (GPU) nodes, Ready only when verified and warm."""

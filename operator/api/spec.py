@@ -1,9 +1,10 @@
 """`ModelDeployment.spec`: what the user asks for.
 
 Every field has a description (it is what `kubectl explain` prints), a default where one
-makes sense, and the constraints the API server can enforce at apply time. Rules that
-span fields are CEL rules on the enclosing object (`x-kubernetes-validations`); what
-neither can say is checked by `validation.validate_model_deployment`.
+makes sense, and the constraints the API server can enforce at apply time: OpenAPI for
+what one field may hold, CEL rules (`rules`, as `x-kubernetes-validations`) for rules across
+fields, quantities and what a pattern cannot say. `validation.validate_model_deployment`
+checks the same in Python, and what neither can say (the shape of a pass-through affinity).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints
 
+from modeldeploy.operator.api import rules
 from modeldeploy.operator.api.types import (
     ApiModel,
     DnsSubdomain,
@@ -20,12 +22,16 @@ from modeldeploy.operator.api.types import (
     PassThroughObject,
     Quantity,
     Sha256Hex,
+    Toleration,
 )
 
 _REPO_PART = r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?"
 REPO_PATTERN = rf"^({_REPO_PART}/)?{_REPO_PART}$"
 REVISION_PATTERN = r"^([0-9a-f]{40}|[A-Za-z0-9_][A-Za-z0-9._/-]{0,254})$"
 ENDPOINT_PATTERN = r"^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?(/[^\s]*)?$"
+# Bounds that keep the CEL rules' estimated cost within the API server's budget.
+MAX_RESOURCES = 32
+MAX_TOLERATIONS = 64
 RESOURCE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 
 
@@ -71,13 +77,17 @@ class ModelSource(ApiModel):
     """Which model to deploy, from which hub, at which revision."""
 
     repo: Annotated[str, StringConstraints(max_length=193, pattern=REPO_PATTERN)] = Field(
-        description="Hugging Face repository id, e.g. 'acme/tiny-llama'."
+        description="Hugging Face repository id, e.g. 'acme/tiny-llama'.",
+        json_schema_extra=rules.validations(
+            rules.REPO_NO_DOUBLE_DASH_OR_DOTS, rules.REPO_NO_GIT_SUFFIX
+        ),
     )
     revision: Annotated[str, StringConstraints(max_length=255, pattern=REVISION_PATTERN)] = Field(
         default="main",
         description="Branch, tag or full 40-hex commit. Resolved to a commit before any "
         "download; a branch is re-resolved periodically and a new commit rolls out only "
         "once it is fetched and verified.",
+        json_schema_extra=rules.validations(rules.REVISION_IS_A_REF_NAME),
     )
     endpoint: (
         Annotated[str, StringConstraints(max_length=2048, pattern=ENDPOINT_PATTERN)] | None
@@ -91,7 +101,13 @@ class ModelSource(ApiModel):
         description="Secret holding a Hugging Face token for private or gated repos. The "
         "token is never written to status, events or logs.",
     )
-    include: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+    include: list[
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=256),
+            Field(json_schema_extra=rules.validations(rules.PATH_INSIDE_REPOSITORY)),
+        ]
+    ] = Field(
         default_factory=list,
         max_length=64,
         description="Glob patterns of repository files to fetch (e.g. '*.safetensors'). "
@@ -105,6 +121,7 @@ class ModelSource(ApiModel):
     sha256: dict[str, Sha256Hex] = Field(
         default_factory=dict,
         description="Pinned sha256 digests by file path; they override the hub's metadata.",
+        json_schema_extra=rules.validations(rules.KEYS_INSIDE_REPOSITORY),
     )
 
 
@@ -112,20 +129,7 @@ class GpuSpec(ApiModel):
     """GPUs per replica and where they may come from."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.count > 0 || !has(self.products) || size(self.products) == 0",
-                    "message": "products needs count > 0 (count 0 runs on CPU)",
-                    "fieldPath": ".products",
-                },
-                {
-                    "rule": "self.count > 0 || !has(self.minMemory)",
-                    "message": "minMemory needs count > 0 (count 0 runs on CPU)",
-                    "fieldPath": ".minMemory",
-                },
-            ]
-        }
+        json_schema_extra=rules.validations(rules.PRODUCTS_NEED_GPUS, rules.MIN_MEMORY_NEEDS_GPUS)
     )
 
     count: int = Field(
@@ -136,10 +140,12 @@ class GpuSpec(ApiModel):
         max_length=16,
         description="Allowed GPU products (node label nvidia.com/gpu.product), most "
         "preferred first. Empty: any product.",
+        json_schema_extra=rules.validations(rules.NO_DUPLICATE_PRODUCT),
     )
     min_memory: Quantity | None = Field(
         default=None,
         description="Minimum memory per GPU (node label nvidia.com/gpu.memory), e.g. 40Gi.",
+        json_schema_extra=rules.validations(rules.POSITIVE_QUANTITY),
     )
     resource_name: Annotated[
         str, StringConstraints(max_length=253, pattern=RESOURCE_NAME_PATTERN)
@@ -153,10 +159,16 @@ class GpuSpec(ApiModel):
 class ResourceRequirements(ApiModel):
     """Compute resources of the runtime container (as in a Pod's container)."""
 
+    model_config = ConfigDict(json_schema_extra=rules.validations(rules.REQUESTS_WITHIN_LIMITS))
+
     requests: dict[str, Quantity] = Field(
-        default_factory=dict, description="Minimum resources, e.g. {cpu: '2', memory: 8Gi}."
+        default_factory=dict,
+        max_length=MAX_RESOURCES,
+        description="Minimum resources, e.g. {cpu: '2', memory: 8Gi}.",
     )
-    limits: dict[str, Quantity] = Field(default_factory=dict, description="Maximum resources.")
+    limits: dict[str, Quantity] = Field(
+        default_factory=dict, max_length=MAX_RESOURCES, description="Maximum resources."
+    )
 
 
 class CacheSpec(ApiModel):
@@ -167,7 +179,10 @@ class CacheSpec(ApiModel):
         description="StorageClass of the cache volume. Default: the operator's configured "
         "class, else the cluster default.",
     )
-    size: Quantity = Field(description="Size of the cache volume, e.g. 20Gi.")
+    size: Quantity = Field(
+        description="Size of the cache volume, e.g. 20Gi.",
+        json_schema_extra=rules.validations(rules.POSITIVE_QUANTITY),
+    )
     access_mode: AccessMode = Field(
         default=AccessMode.READ_WRITE_MANY,
         description="Access mode of the cache volume. ReadWriteOnce keeps every replica on "
@@ -215,8 +230,10 @@ class Placement(ApiModel):
     node_selector: dict[str, LabelValue] = Field(
         default_factory=dict, description="Node labels every replica's node must carry."
     )
-    tolerations: list[PassThroughObject] = Field(
-        default_factory=list, description="Extra tolerations (core/v1 Toleration)."
+    tolerations: list[Toleration] = Field(
+        default_factory=list,
+        max_length=MAX_TOLERATIONS,
+        description="Extra tolerations (core/v1 Toleration).",
     )
     affinity: PassThroughObject = Field(
         default_factory=dict, description="Extra affinity (core/v1 Affinity), merged in."
@@ -234,6 +251,10 @@ class MonitoringSpec(ApiModel):
 
 class ModelDeploymentSpec(ApiModel):
     """A model from the Hugging Face Hub, served by `replicas` verified, warmed-up runtimes."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules.validations(rules.NO_GPU_IN_REQUESTS, rules.NO_GPU_IN_LIMITS)
+    )
 
     model: ModelSource = Field(description="The model to deploy.")
     task: Task = Field(

@@ -8,43 +8,41 @@ CRD generator stays a plain translator.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-QUANTITY_PATTERN = (
-    r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"  # the API server's own quantity grammar
-)
-_QUANTITY_RE = re.compile(
-    r"^(?P<num>[0-9]+(?:\.[0-9]+)?)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$"
-)
-_SUFFIX_FACTORS: dict[str, float] = {
-    "": 1,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
+from modeldeploy.operator.api import rules
+
+# The quantities the operator can read (parse_quantity): digits, an optional fraction, an
+# optional suffix. Narrower than the API server's grammar (no sign, no exponent), and the CRD
+# carries this very pattern, so `kubectl apply` refuses what the operator could not read.
+QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$"
+QUANTITY_MAX_LENGTH = 64  # bounds the cost of the CEL rules that parse quantities
+_QUANTITY_RE = re.compile(QUANTITY_PATTERN)
+_SUFFIX_FACTORS: dict[str, Decimal] = {
+    "": Decimal(1),
+    "m": Decimal("0.001"),
+    **{suffix: Decimal(1000) ** power for power, suffix in enumerate("kMGTPE", start=1)},
+    **{f"{suffix}i": Decimal(1024) ** power for power, suffix in enumerate("KMGTPE", start=1)},
 }
 
 
 def parse_quantity(value: str | int) -> float:
     """A Kubernetes quantity ("40Gi", "500m", 3) as a plain number (bytes, cores...)."""
+    return float(exact_quantity(value.strip() if isinstance(value, str) else value))
+
+
+def exact_quantity(value: str | int) -> Decimal:
+    """A quantity as an exact number: comparisons agree with the API server's quantity()."""
     if isinstance(value, int):
-        return float(value)
-    match = _QUANTITY_RE.match(value.strip())
+        return Decimal(value)
+    match = _QUANTITY_RE.fullmatch(value)
     if match is None:
         raise ValueError(f"{value!r} is not a Kubernetes quantity such as 20Gi, 500m or 3")
-    return float(match["num"]) * _SUFFIX_FACTORS[match["suffix"] or ""]
+    return Decimal(match[1]) * _SUFFIX_FACTORS[match[3] or ""]
 
 
 def check_quantity(value: str | int) -> str | int:
@@ -52,7 +50,9 @@ def check_quantity(value: str | int) -> str | int:
         if value < 0:
             raise ValueError("a quantity cannot be negative")
         return value
-    parse_quantity(value)
+    if len(value) > QUANTITY_MAX_LENGTH:
+        raise ValueError(f"a quantity has at most {QUANTITY_MAX_LENGTH} characters")
+    exact_quantity(value)
     return value
 
 
@@ -66,6 +66,8 @@ Quantity = Annotated[
             # pattern sits beside them (it applies to strings only), as controller-gen does.
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY_PATTERN,
+            "maxLength": QUANTITY_MAX_LENGTH,
+            "minimum": 0,
         }
     ),
 ]
@@ -75,7 +77,48 @@ PassThroughObject = Annotated[
     dict[str, Any],
     WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
 ]
-"""A Kubernetes object passed through untouched (affinity, a toleration)."""
+"""A Kubernetes object passed through untouched (affinity)."""
+
+TOLERATION_OPERATORS = ("Exists", "Equal")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+Toleration = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {
+                "key": {
+                    "type": "string",
+                    "description": "Taint key matched; empty with operator Exists: every taint.",
+                },
+                "operator": {
+                    "type": "string",
+                    "description": "Exists or Equal (empty: Equal).",
+                    "enum": ["", *TOLERATION_OPERATORS],
+                },
+                "value": {
+                    "type": "string",
+                    "description": "Taint value matched by Equal; empty with Exists.",
+                },
+                "effect": {
+                    "type": "string",
+                    "description": "Taint effect matched; empty: every effect.",
+                    "enum": ["", *TAINT_EFFECTS],
+                },
+                "tolerationSeconds": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "How long a NoExecute taint is tolerated; unset: forever.",
+                },
+            },
+            **rules.validations(rules.EXISTS_HAS_NO_VALUE),
+        }
+    ),
+]
+"""A core/v1 Toleration: its own schema, so the API server checks it (CEL sees only declared
+fields); kept a dict in Python, as the planner copies it into the pod unchanged."""
+TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 
 LabelValue = Annotated[
     str,

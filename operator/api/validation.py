@@ -1,9 +1,11 @@
-"""The checks the CRD schema cannot express, in one function the operator calls.
+"""Every rule of a ModelDeployment, in one function the operator calls.
 
-The API server already enforces types, enums, bounds and patterns (and a few CEL rules
-across fields). `validate_model_deployment` repeats the model's own validation — so an
-object that bypassed the schema (an old CRD, `render` on a file) is caught too — and adds
-the semantic rules, returning every problem with its field path, never only the first.
+The API server already refuses at apply what the CRD can say: types, enums, bounds and
+patterns, and the CEL rules of `rules` (quantities, rules across fields, path and ref-name
+rules). `validate_model_deployment` checks all of that again — an object that bypassed the
+CRD (stored under an older CRD, or `render` on a file) is caught too, and the two must agree —
+and adds what the CRD cannot say: the shape of `placement.affinity`, a pass-through object
+whose fields CEL cannot see. It returns every problem with its field path, never only the first.
 """
 
 from __future__ import annotations
@@ -17,17 +19,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from modeldeploy.operator.api.resource import ModelDeployment
+from modeldeploy.operator.api import types
+from modeldeploy.operator.api.resource import MAX_NAME_LENGTH, NAME_PATTERN, ModelDeployment
 from modeldeploy.operator.api.spec import ModelDeploymentSpec
-from modeldeploy.operator.api.types import parse_quantity
+from modeldeploy.operator.api.types import exact_quantity
 
-# Child objects (Service, Job, PVC) are named `<name>-<suffix>`; a Service name is a
-# DNS-1035 label of at most 63 characters, so the ModelDeployment name must leave room.
-MAX_NAME_LENGTH = 45
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035 = re.compile(NAME_PATTERN)
 _BAD_REF_PARTS = ("..", "//", "@{", "\\", "~", "^", ":", "?", "*", "[")
-_TOLERATION_OPERATORS = {"Exists", "Equal"}
-_TOLERATION_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
 
 
 @dataclass(frozen=True, order=True)
@@ -154,8 +152,12 @@ def _check_paths(field: str, paths: list[str]) -> Iterator[Problem]:
 
 def _check_gpu(spec: ModelDeploymentSpec) -> Iterator[Problem]:
     gpu = spec.gpu
-    if gpu.min_memory is not None and parse_quantity(gpu.min_memory) <= 0:
+    if gpu.min_memory is not None and exact_quantity(gpu.min_memory) <= 0:
         yield Problem("spec.gpu.minMemory", "must be greater than zero")
+    if gpu.count == 0 and gpu.products:
+        yield Problem("spec.gpu.products", "products needs count > 0 (count 0 runs on CPU)")
+    if gpu.count == 0 and gpu.min_memory is not None:
+        yield Problem("spec.gpu.minMemory", "minMemory needs count > 0 (count 0 runs on CPU)")
     for kind in ("requests", "limits"):
         if gpu.resource_name in getattr(spec.resources, kind):
             yield Problem(
@@ -169,7 +171,7 @@ def _check_gpu(spec: ModelDeploymentSpec) -> Iterator[Problem]:
 def _check_resources(spec: ModelDeploymentSpec) -> Iterator[Problem]:
     requests, limits = spec.resources.requests, spec.resources.limits
     for name, limit in limits.items():
-        if name in requests and parse_quantity(requests[name]) > parse_quantity(limit):
+        if name in requests and exact_quantity(requests[name]) > exact_quantity(limit):
             yield Problem(
                 f"spec.resources.requests.{name}",
                 f"request {requests[name]} exceeds the limit {limit}",
@@ -177,21 +179,37 @@ def _check_resources(spec: ModelDeploymentSpec) -> Iterator[Problem]:
 
 
 def _check_cache(spec: ModelDeploymentSpec) -> Iterator[Problem]:
-    if spec.cache is not None and parse_quantity(spec.cache.size) <= 0:
+    if spec.cache is not None and exact_quantity(spec.cache.size) <= 0:
         yield Problem("spec.cache.size", "must be greater than zero")
 
 
 def _check_tolerations(tolerations: list[dict[str, Any]]) -> Iterator[Problem]:
     for index, toleration in enumerate(tolerations):
         where = f"spec.placement.tolerations[{index}]"
-        operator = toleration.get("operator", "Equal")
-        if operator not in _TOLERATION_OPERATORS:
+        yield from _check_toleration_fields(where, toleration)
+        operator = toleration.get("operator") or "Equal"
+        if operator not in types.TOLERATION_OPERATORS:
             yield Problem(f"{where}.operator", f"{operator!r} must be Exists or Equal")
         effect = toleration.get("effect")
-        if effect not in (None, "", *_TOLERATION_EFFECTS):
+        if effect not in (None, "", *types.TAINT_EFFECTS):
             yield Problem(f"{where}.effect", f"{effect!r} is not a taint effect")
         if operator == "Exists" and toleration.get("value"):
             yield Problem(f"{where}.value", "must be empty when operator is Exists")
+
+
+def _check_toleration_fields(where: str, toleration: Mapping[str, Any]) -> Iterator[Problem]:
+    """The fields of a core/v1 Toleration and their types, as the CRD declares them.
+
+    A null is no value: the API server drops nulls of fields that are not nullable.
+    """
+    for name, value in toleration.items():
+        if name not in types.TOLERATION_FIELDS:
+            yield Problem(f"{where}.{name}", "unknown field")
+        elif name == "tolerationSeconds":
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                yield Problem(f"{where}.{name}", "must be an integer")
+        elif value is not None and not isinstance(value, str):
+            yield Problem(f"{where}.{name}", "must be a string")
 
 
 _AFFINITY = "spec.placement.affinity"

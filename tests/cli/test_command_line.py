@@ -40,6 +40,23 @@ def test_usage_errors_exit_2() -> None:
     assert run("crd", "--no-such-flag").returncode == 2
 
 
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("fetch", ["acme/tiny", "--dest", "d", "--bogus", "x"]),
+        ("verify", ["d", "--bogus"]),
+        ("render", ["f.yaml", "--bogus"]),
+        ("crd", ["--bogus"]),
+    ],
+)
+def test_an_unknown_flag_shows_the_usage_of_its_subcommand(name: str, args: list[str]) -> None:
+    result = run(name, *args)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: modeldeploy {name} ")
+    assert f"\nmodeldeploy {name}: error: unrecognized arguments: --bogus" in result.stderr
+
+
 def test_version_is_the_package_version() -> None:
     from importlib import metadata
 

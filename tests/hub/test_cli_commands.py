@@ -168,3 +168,22 @@ def test_fetch_endpoint_defaults_to_hf_endpoint(
 
     assert main(["fetch", model.repo, "--dest", str(dest), "--progress", "none"]) == 0
     assert hub.downloads()
+
+
+def test_fetch_json_progress_into_a_closed_pipe_ends_quietly(
+    hub: HubServer, model: ModelRepo, dest: Path
+):
+    """`modeldeploy fetch ... --progress json | head -1`: exit 141, nothing on stderr."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "modeldeploy", "fetch", model.repo, "--dest", str(dest),
+             "--endpoint", hub.endpoint, "--progress", "json"],
+            stdout=writer, stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+
+    assert result.returncode == 141 and result.stderr == ""
+    assert not (dest / ".modeldeploy" / "manifest.json").exists()

@@ -71,3 +71,28 @@ def test_a_failed_verify_ends_in_one_error_event_and_no_done(
 
     events = [json.loads(line)["event"] for line in capsys.readouterr().out.splitlines()]
     assert code == 1 and events[-1] == "error" and "done" not in events
+
+
+def test_verify_of_a_directory_that_does_not_exist_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    missing = tmp_path / "missing-dir"
+
+    code = main(["verify", str(missing), "--progress", "none"])
+
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert f"{missing}: directory does not exist" in err and "never fetched" not in err
+
+
+def test_verify_of_a_file_says_it_is_not_a_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\0" * 16)
+
+    code = main(["verify", str(weights), "--progress", "none"])
+
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert f"{weights}: is not a directory" in err

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.image.images import buildah
+from tests.image.images import buildah, transport
 
 # Requests go straight to the loopback servers, whatever proxy the shell has.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -56,7 +56,7 @@ def mounted_image(archive: Path) -> Iterator[MountedImage]:
     the working container go, and so does the image if this call pulled it.
     """
     before, image_id = _image_ids(), ""
-    created = buildah("from", "--quiet", f"oci-archive:{archive}", timeout=900)
+    created = buildah("from", "--quiet", transport(archive), timeout=900)
     assert created.returncode == 0, created.stderr
     container = created.stdout.strip()
     try:

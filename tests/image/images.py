@@ -1,12 +1,14 @@
-"""The image built by hack/image/build.sh, for tests: find (or build) its archive, drive buildah.
+"""The image built by hack/image/build.sh, for tests: find (or build) its OCI layout, drive buildah.
 
 The build downloads Debian packages and PyPI wheels, so a test run does not start one by
-default: it uses the archive built for the current inputs, and skips (with the reason) when
-there is none; MODELDEPLOY_IMAGE_BUILD=1 makes it build first (CI runs hack/image/build.sh).
+default: it uses the image built for the current inputs, and skips (with the reason) when
+there is none (a failure under CI); MODELDEPLOY_IMAGE_BUILD=1 makes it build first
+(hack/setup.sh builds it before the tests).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,8 +33,26 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def transport(image: Path) -> str:
+    """buildah's name for an image made by hack/image/build.sh: for a layout directory, the image
+    copied into buildah's storage under its ref (skopeo: layers already there are not copied
+    again; buildah 1.28 cannot name an image taken from a layout under a path like ~/.cache);
+    for an archive, a tar of a layout, `oci-archive:`."""
+    if not image.is_dir():
+        return f"oci-archive:{image}"
+    index = json.loads((image / "index.json").read_text())
+    (manifest,) = index["manifests"]
+    ref = manifest["annotations"]["org.opencontainers.image.ref.name"]
+    done = subprocess.run(
+        ["skopeo", "copy", "--quiet", f"oci:{image}:{ref}", f"containers-storage:{ref}"],
+        capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"skopeo copy of {image} failed: {done.stderr}"
+    return f"containers-storage:{ref}"
+
+
 def image_archive(variant: str = "none") -> Path:
-    """The OCI archive of the TORCH_VARIANT `variant` image (none: the operator image) for the
+    """The OCI layout of the TORCH_VARIANT `variant` image (none: the operator image) for the
     current inputs: built now with MODELDEPLOY_IMAGE_BUILD=1 (cuda: ~15 min cold, ~5.5 GB).
     """
     build = os.environ.get(BUILD_ENV) == "1"

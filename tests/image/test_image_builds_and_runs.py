@@ -3,8 +3,8 @@
 hack/image/build.sh makes a Debian bookworm base with debootstrap, imports it with buildah and
 runs `buildah bud` on the repository's Dockerfile (TORCH_VARIANT=none: the operator image; the
 runtime image, TORCH_VARIANT=cuda, is tested in test_runtime_image_serves_a_tiny_model.py). The
-result, an OCI archive, is what a containerd node imports. These tests start a container from
-that archive with `buildah run` (chroot isolation: no runc, no network namespace needed).
+result, an OCI image layout, is what a containerd node imports. These tests start a container from
+that image with `buildah run` (chroot isolation: no runc, no network namespace needed).
 
 See tests/image/images.py for when the image is built.
 """
@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.image.images import buildah, image_archive, package_version, unavailable_reason
+from tests.image.images import (
+    buildah,
+    image_archive,
+    package_version,
+    transport,
+    unavailable_reason,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +36,7 @@ def container() -> Iterator[str]:
     if reason is not None:
         pytest.skip(reason)
     archive = image_archive()
-    created = buildah("from", "--quiet", f"oci-archive:{archive}", timeout=300)
+    created = buildah("from", "--quiet", transport(archive), timeout=300)
     assert created.returncode == 0, created.stderr
     name = created.stdout.strip()
     try:

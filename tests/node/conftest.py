@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import skips
 from tests.support.cluster import Cluster, node
 from tests.support.cluster.fixtures import fresh_namespace
 
@@ -34,10 +35,9 @@ def python_image(node_cluster: Cluster) -> str:
     """The ref of hack/image/build.sh's Debian base image (python3.11), imported into the node."""
     bases = sorted(IMAGE_CACHE.glob("base-*/base.oci.tar"), key=lambda p: p.stat().st_mtime)
     if not bases:
-        why = "base image not built: run hack/image/build.sh (it makes the Debian base first)"
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
+        skips.cannot_run(
+            "base image not built: run hack/image/build.sh (it makes the Debian base first)"
+        )
     assert node_cluster.state_dir is not None
     (ref,) = node.load_images(node_cluster.state_dir, (bases[-1],))
     return ref

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.cluster import (
     containerd,
+    dns,
     fixtures,
     hostnet,
     leftovers,
@@ -44,8 +45,10 @@ def _pause_pod(ref: str) -> str:
 
 def test_stop_leaves_no_process_mount_netns_bridge_chain_or_cgroup() -> None:
     fixtures.skip_unless_node_can_run()
-    if node.CLAIM.exists():
-        pytest.skip(f"a node cluster already runs here ({node.CLAIM}); this test starts its own")
+    # tests/node/conftest.py runs this test before the session's node starts; a claim left by a
+    # crashed run is cleaned up by the cluster code, only a live node is in the way.
+    if (running := node.running_elsewhere()) is not None:
+        pytest.fail(f"a node cluster already runs here ({running}); this test starts its own")
     sysctls_before, netns_before = _sysctls(), leftovers.cni_netns()
     with lifecycle.running_cluster(node=node.RealNode()) as cluster:
         assert cluster.state_dir is not None
@@ -58,6 +61,7 @@ def test_stop_leaves_no_process_mount_netns_bridge_chain_or_cgroup() -> None:
             lambda phase: phase == "Running", what="pod Running", timeout=60,
         )  # fmt: skip
         started = processes.recorded_processes(state)
+        assert dns.NAME in {name for name, _, _ in started}
         runtime_pids = containerd.recorded_pids(node.node_dir(state))
         assert len(runtime_pids) >= 3, runtime_pids  # the pod's shim, its sandbox, its container
         assert leftovers.mounts_under((state,)), "kubelet mounted nothing?"

@@ -163,9 +163,51 @@ for host, port in [("198.51.100.1", 80), ("203.0.113.1", 443), ("192.0.2.2", 22)
     assert lines == ["198.51.100.1 timeout", "203.0.113.1 timeout", "192.0.2.2 timeout"]
 
 
-def test_pods_get_no_nameserver(node_cluster: Cluster, web: Web) -> None:
-    resolv = _exec_python(node_cluster, web, "print(open('/etc/resolv.conf').read())")
-    assert "nameserver" not in resolv
+def test_pods_resolve_service_names_through_the_cluster_dns(
+    node_cluster: Cluster, web: Web
+) -> None:
+    # The libc resolver of the pod, as any program in it would: kubelet's resolv.conf names the
+    # cluster DNS on the gateway, with the namespace's search path (short names resolve).
+    script = """
+import json, socket, time
+def lookup(name):
+    began = time.monotonic()
+    try:
+        found = sorted({a[4][0] for a in socket.getaddrinfo(name, 80, socket.AF_INET)})
+    except socket.gaierror as e:
+        found = "gaierror"
+    return found, round(time.monotonic() - began, 2)
+names = ["kubernetes.default.svc.cluster.local", "kubernetes.default", "web.__NAMESPACE__",
+         "example.com"]
+print(json.dumps({"resolv": open("/etc/resolv.conf").read(),
+                  "found": {n: lookup(n) for n in names}}))
+"""
+    # `web.<namespace>`, not `web`: the pod is named web too, and kubelet's /etc/hosts answers
+    # a pod's own hostname before any DNS is asked.
+    seen = json.loads(
+        _exec_python(node_cluster, web, script.replace("__NAMESPACE__", web.namespace))
+    )
+    resolv = seen["resolv"].splitlines()
+    assert [line for line in resolv if line.startswith("nameserver")] == ["nameserver 10.213.0.1"]
+    assert f"search {web.namespace}.svc.cluster.local svc.cluster.local cluster.local" in resolv
+    found = {name: addresses for name, (addresses, _seconds) in seen["found"].items()}
+    assert found == {
+        "kubernetes.default.svc.cluster.local": ["10.96.0.1"],
+        "kubernetes.default": ["10.96.0.1"],
+        f"web.{web.namespace}": [web.cluster_ip],
+        "example.com": "gaierror",  # nothing is forwarded outside the cluster
+    }, seen
+    assert seen["found"]["example.com"][1] < 3, seen  # refused at once, not a timeout
+
+
+def test_no_pod_is_warned_of_a_missing_cluster_dns(node_cluster: Cluster, web: Web) -> None:
+    events = node_cluster.kubectl_json("get", "events", "--all-namespaces")["items"]
+    assert [e for e in events if e.get("reason") == "MissingClusterDNS"] == []
+    # Not vacuous: kubelet's events for the web pod did reach the API server.
+    web_pod = {"kind": "Pod", "name": "web", "namespace": web.namespace}
+    reasons = {e.get("reason") for e in events
+               if web_pod.items() <= e["involvedObject"].items()}  # fmt: skip
+    assert "Started" in reasons, events
 
 
 def test_every_listener_is_on_loopback_or_the_pod_gateway(node_cluster: Cluster, web: Web) -> None:
@@ -176,6 +218,7 @@ def test_every_listener_is_on_loopback_or_the_pod_gateway(node_cluster: Cluster,
     hosts = {host for host, _ in listening}
     assert hosts <= {"127.0.0.1", "10.213.0.1"}, listening
     assert "10.213.0.1" in hosts  # the API server and kubelet: pods and kubectl logs need them
+    assert ("10.213.0.1", 53) in listening  # the cluster DNS (TCP; its UDP socket beside it)
 
 
 def test_an_image_that_was_not_imported_is_never_pulled_from_a_registry(

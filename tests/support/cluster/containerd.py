@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -131,12 +132,18 @@ def ctr(node: Path, *args: str, check: bool = True, timeout: float = 60) -> str:
 
 
 def archive_image(archive: Path) -> tuple[str, str]:
-    """(image ref, manifest digest) from an OCI archive's index.json annotation."""
-    with tarfile.open(archive, "r:") as tar:
-        member = tar.extractfile("index.json")
-        if member is None:
-            raise ClusterError(f"{archive}: no index.json (not an OCI archive)")
-        index = json.load(member)
+    """(image ref, manifest digest) from the index.json annotation of an OCI image: a layout
+    directory (hack/image/build.sh) or an archive, a tar of one (the pause and base images)."""
+    if archive.is_dir():
+        if not (archive / "index.json").is_file():
+            raise ClusterError(f"{archive}: no index.json (not an OCI layout)")
+        index = json.loads((archive / "index.json").read_text())
+    else:
+        with tarfile.open(archive, "r:") as tar:
+            member = tar.extractfile("index.json")
+            if member is None:
+                raise ClusterError(f"{archive}: no index.json (not an OCI archive)")
+            index = json.load(member)
     (manifest,) = index["manifests"]
     ref = manifest.get("annotations", {}).get("org.opencontainers.image.ref.name")
     if not ref:
@@ -161,10 +168,55 @@ def import_images(node: Path, archives: tuple[Path, ...]) -> list[str]:
             # with the one it replaces (torch and friends: gigabytes) stay, the rest becomes
             # garbage for containerd's collector. (Removing the old image first would make the
             # collector delete the shared layers, and the import unpack them all again.)
-            ctr(node, "images", "import", "--snapshotter=overlayfs", str(archive),
-                timeout=IMPORT_TIMEOUT_S)  # fmt: skip
+            import_one(node, archive)
         refs.append(ref)
     return refs
+
+
+def import_one(node: Path, image: Path) -> None:
+    """`ctr images import` of an OCI archive, or of a layout directory as a tar stream made on
+    the fly (the layout's blobs are not copied into a tar file first: gigabytes)."""
+    argv = ["ctr", f"--address={socket(node)}", f"--namespace={NAMESPACE}", "images", "import",
+            "--snapshotter=overlayfs"]  # fmt: skip
+    if not image.is_dir():
+        hostnet.run(*argv, str(image), timeout=IMPORT_TIMEOUT_S)
+        return
+    with subprocess.Popen(
+        ["tar", "-C", str(image), "-cf", "-", "oci-layout", "index.json", "blobs"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as tar:  # fmt: skip
+        try:
+            done = subprocess.run([*argv, "-"], stdin=tar.stdout, capture_output=True, text=True,
+                                  timeout=IMPORT_TIMEOUT_S, check=False)  # fmt: skip
+        finally:
+            assert tar.stdout is not None
+            tar.stdout.close()
+        tar_errors = tar.stderr.read().decode() if tar.stderr else ""
+        tar_status = tar.wait(timeout=60)
+    if done.returncode != 0 or tar_status != 0:
+        raise ClusterError(
+            f"importing {image} failed: ctr exit {done.returncode}: {done.stderr.strip()[-2000:]}"
+            f"; tar exit {tar_status}: {tar_errors.strip()[-500:]}"
+        )
+    discard_unpacked_layers(node, image)
+
+
+def layer_digests(layout: Path) -> list[str]:
+    """The layer digests of the one image in an OCI layout directory."""
+    index = json.loads((layout / "index.json").read_text())
+    (entry,) = index["manifests"]
+    blob = layout / "blobs" / Path(*str(entry["digest"]).split(":", 1))
+    manifest = json.loads(blob.read_text())
+    return [str(layer["digest"]) for layer in manifest["layers"]]
+
+
+def discard_unpacked_layers(node: Path, layout: Path) -> None:
+    """Remove the imported image's layer blobs from containerd's content store once they are
+    unpacked (what CRI's `discard_unpacked_layers` does for pulled images): containers start
+    from the snapshots, so the blobs were a second copy of the image (gigabytes for torch).
+    The manifest and config stay; a later import writes the layers again and skips unpacking
+    those whose snapshots exist."""
+    ctr(node, "content", "rm", *layer_digests(layout), timeout=IMPORT_TIMEOUT_S)
 
 
 def remove_leftover_containers(node: Path) -> int:

@@ -119,15 +119,22 @@ def add_chains() -> None:
     ensure_jumps_first()
 
 
-def ensure_jumps_first() -> None:
-    """Our jumps at the top of FORWARD/INPUT: kube-proxy's ACCEPT rules must not come first."""
-    for parent, rule in reversed(_jumps()):
-        while run("iptables", "-w", "-D", parent, *rule, check=False).returncode == 0:
-            pass
-        run("iptables", "-w", "-I", parent, "1", *rule)
-    forward = run("iptables", "-w", "-S", "FORWARD").stdout.splitlines()
-    if not all(f"-j {FORWARD_CHAIN}" in line for line in forward[1:3]):
-        raise ClusterError(f"our jumps are not first in FORWARD: {forward[:4]}")
+def ensure_jumps_first(*, attempts: int = 10) -> None:
+    """Our jumps at the top of FORWARD/INPUT: kube-proxy's ACCEPT rules must not come first.
+
+    kube-proxy inserts its own jumps at the top when it first finds them missing, which can
+    happen while we reorder (its first syncs race with us): reorder again until ours hold."""
+    forward: list[str] = []
+    for _ in range(attempts):
+        for parent, rule in reversed(_jumps()):
+            while run("iptables", "-w", "-D", parent, *rule, check=False).returncode == 0:
+                pass
+            run("iptables", "-w", "-I", parent, "1", *rule)
+        forward = run("iptables", "-w", "-S", "FORWARD").stdout.splitlines()
+        if all(f"-j {FORWARD_CHAIN}" in line for line in forward[1:3]):
+            return
+        time.sleep(0.5)
+    raise ClusterError(f"our jumps are not first in FORWARD: {forward[:4]}")
 
 
 def wait_for_kube_proxy_jumps(timeout: float = 60) -> None:

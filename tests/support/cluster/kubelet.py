@@ -2,8 +2,9 @@
 
 Every path kubelet writes (its root dir, hence every volume mount, pod logs, certificates, volume
 plugins) lives in the run's state dir; it serves on the pod gateway address (the API server reaches
-it there for logs and exec) and its healthz on loopback. kube-proxy programs iptables for Services
-and listens on loopback only. JSON is YAML, so no YAML library is needed.
+it there for logs and exec) and its healthz on loopback; pods' resolv.conf names the cluster DNS on
+the gateway (tests.support.cluster.dns). kube-proxy programs iptables for Services and listens on
+loopback only. JSON is YAML, so no YAML library is needed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.support.cluster import containerd, hostnet
+from tests.support.cluster import containerd, dns, hostnet
 
 NODE_NAME = "modeldeploy-node"
 
@@ -25,9 +26,11 @@ def _write(path: Path, document: Mapping[str, object]) -> Path:
 def kubelet_config(state: Path, node: Path, *, port: int, healthz_port: int) -> Path:
     pki = state / "pki"
     resolv = node / "resolv.conf"
-    # No nameserver: nothing in a pod may try the host's DNS server (or any other host). Not
+    # Pods (dnsPolicy ClusterFirst, the default) get the cluster DNS (tests.support.cluster.dns)
+    # on the gateway. This host file is what dnsPolicy Default and host-network pods get: no
+    # nameserver, so nothing in a pod may try the host's DNS server (or any other host). Not
     # empty either: containerd copies the host's /etc/resolv.conf when kubelet passes nothing.
-    resolv.write_text("# modeldeploy test node: no DNS; pods address Services by ClusterIP\n"
+    resolv.write_text("# modeldeploy test node: the cluster DNS only (clusterDNS)\n"
                       "options timeout:1 attempts:1\n")  # fmt: skip
     config = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
@@ -41,6 +44,7 @@ def kubelet_config(state: Path, node: Path, *, port: int, healthz_port: int) -> 
         "cgroupDriver": "cgroupfs", "failCgroupV1": False, "failSwapOn": False,
         "containerRuntimeEndpoint": f"unix://{containerd.socket(node)}",
         "resolvConf": str(resolv), "podLogsDir": str(node / "pod-logs"),
+        "clusterDNS": [hostnet.GATEWAY], "clusterDomain": dns.DOMAIN,
         "volumePluginDir": str(node / "volume-plugins"),
         # Our imported images are never garbage-collected, and a full-ish disk of a shared
         # machine must not evict the test's pods.

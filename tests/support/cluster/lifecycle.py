@@ -31,7 +31,7 @@ from tests.support.cluster.node import RealNode
 
 ArgvBuilder = Callable[[Path, Path, int], list[str]]  # (bin_dir, state, port) -> argv
 STATE_PREFIX = "modeldeploy-cluster-"
-IDENTITIES = ("admin", "kube-controller-manager", "kube-scheduler", "kwok")
+IDENTITIES = ("admin", "kube-controller-manager", "kube-scheduler", "kwok", "coredns")
 NODE_IDENTITIES = ("kubelet", "kube-proxy")
 
 

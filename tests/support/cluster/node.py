@@ -1,12 +1,12 @@
 """A real node joined to the local control plane: containerd + runc + bridge CNI, kubelet and
-kube-proxy (Kubernetes 1.35), instead of kwok's simulated nodes.
+kube-proxy (Kubernetes 1.35) and the cluster DNS (CoreDNS), instead of kwok's simulated nodes.
 
 Why: simulated nodes prove the control plane, not that kubelet's probes, volumes and Services
 work with our image. One node cluster per machine (a bridge, iptables chains and sysctls are
 machine-wide); `claim` refuses a second one and cleans up after a crashed one. Everything started
 is stopped by PID and everything changed on the host is undone by `stop`, in order: kube-proxy
-(and its chains), kubelet, the containers and shims, containerd, our chains, sysctls, mounts,
-network namespaces, the bridge, the kubepods cgroups.
+(and its chains), kubelet, the cluster DNS, the containers and shims, containerd, our chains,
+sysctls, mounts, network namespaces, the bridge, the kubepods cgroups.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 from tests.support.cluster import (
     components,
     containerd,
+    dns,
     hostnet,
     kubelet,
     leftovers,
@@ -71,7 +72,8 @@ def unavailable_reason() -> str | None:
     if not Path("/proc/sys/net/bridge").is_dir():
         return "br_netfilter not loaded (/proc/sys/net/bridge missing): modprobe br_netfilter"
     if tools.find_bin_dir(node=True) is None:
-        return f'kubelet/kube-proxy not built: MODELDEPLOY_TOOLS="{tools.NODE_TOOLS}" {BUILD}'
+        built = f'MODELDEPLOY_TOOLS="{tools.NODE_TOOLS}" {BUILD}'
+        return f"kubelet, kube-proxy or coredns not built: {built}"
     if pause_archive() is None:
         return "pause image not built: run hack/node/build-pause.sh"
     return None
@@ -163,10 +165,28 @@ def _node_ready(run: Launcher) -> Callable[[], bool]:
     return ready
 
 
+def _apply(run: Launcher, manifest: str, what: str) -> None:
+    kubectl = [str(run.bin_dir / "kubectl"), f"--kubeconfig={run.state / 'admin.kubeconfig'}"]
+    done = subprocess.run([*kubectl, "apply", "-f", "-"], input=manifest, text=True,
+                          capture_output=True, check=False, timeout=60)  # fmt: skip
+    if done.returncode != 0:
+        raise ClusterError(f"creating {what} failed: {done.stderr.strip()}")
+
+
+def _start_dns(run: Launcher) -> None:
+    """The cluster DNS on the gateway's port 53, synced with the API server before kubelet
+    starts: every pod's resolv.conf names it (kubelet's clusterDNS)."""
+    _apply(run, dns.rbac_manifest(), "the cluster DNS's RBAC")
+    dns.start(run, host=hostnet.GATEWAY, port=dns.PORT, kubeconfig=run.state / "coredns.kubeconfig",
+              reverse_cidrs=(components.SERVICE_CIDR, hostnet.POD_SUBNET))  # fmt: skip
+
+
 def start(run: Launcher, node_spec: RealNode) -> None:
-    """containerd (images imported), kubelet until the node is Ready, kube-proxy, storage."""
+    """Cluster DNS, containerd (images imported), kubelet until the node is Ready, kube-proxy,
+    storage."""
     state, bin_dir, node = run.state, run.bin_dir, node_dir(run.state)
     (node / "bin-dir").write_text(f"{bin_dir}\n")
+    _start_dns(run)
     pause = pause_archive()
     if pause is None:
         raise ClusterError("pause image not built: run hack/node/build-pause.sh")
@@ -190,11 +210,7 @@ def start(run: Launcher, node_spec: RealNode) -> None:
     )  # fmt: skip
     hostnet.wait_for_kube_proxy_jumps()
     hostnet.ensure_jumps_first()
-    kubectl = [str(bin_dir / "kubectl"), f"--kubeconfig={state / 'admin.kubeconfig'}"]
-    done = subprocess.run([*kubectl, "apply", "-f", "-"], input=storage.manifests(node),
-                          text=True, capture_output=True, check=False, timeout=60)  # fmt: skip
-    if done.returncode != 0:
-        raise ClusterError(f"creating the local volumes failed: {done.stderr.strip()}")
+    _apply(run, storage.manifests(node), "the local volumes")
 
 
 def load_images(state: Path, archives: tuple[Path, ...]) -> list[str]:
@@ -220,7 +236,7 @@ def stop(state: Path) -> list[str]:
     if claimed_by is not None and claimed_by != state:
         # A stale dir of an earlier run while another node cluster owns the machine: stop only
         # this run's own processes; the bridge, chains, netns and cgroups are the other's.
-        for name in ("kube-proxy", "kubelet", "containerd"):
+        for name in ("kube-proxy", "kubelet", dns.NAME, "containerd"):
             with contextlib.suppress(OSError, ClusterError, subprocess.SubprocessError):
                 processes.stop_named(state, (name,))
         return [f"host changes belong to the running node cluster {claimed_by}; left alone"]
@@ -234,6 +250,7 @@ def stop(state: Path) -> list[str]:
     step("stop kube-proxy", lambda: processes.stop_named(state, ("kube-proxy",)))
     step("kube-proxy --cleanup", lambda: _kube_proxy_cleanup(node))
     step("stop kubelet", lambda: processes.stop_named(state, ("kubelet",)))
+    step("stop the cluster DNS", lambda: processes.stop_named(state, (dns.NAME,)))
     if containerd.socket(node).exists():
         step("kill containers", lambda: containerd.kill_tasks(node))
     step("kill shims", lambda: containerd.kill_recorded(node))

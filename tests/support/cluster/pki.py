@@ -55,6 +55,8 @@ def make_pki(pki: Path, *, node: bool = False) -> None:
         "kube-controller-manager": "/CN=system:kube-controller-manager",
         "kube-scheduler": "/CN=system:kube-scheduler",
         "kwok": "/O=system:masters/CN=kwok",
+        # The cluster DNS (tests.support.cluster.dns), bound to a read-only ClusterRole.
+        "coredns": "/CN=system:coredns",
     }
     for name, subject in {**clients, **(NODE_CLIENTS if node else {})}.items():
         _leaf_cert(pki, name, subject=subject, usage="clientAuth")

@@ -17,9 +17,10 @@ TOOLS_BIN_ENV = "MODELDEPLOY_TOOLS_BIN"
 REQUIRED_BINARIES = (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl",
 )  # fmt: skip
-NODE_BINARIES = ("kubelet", "kube-proxy")
-# hack/build-tools.sh components for a real node: the default set plus kubelet (and kube-proxy).
-NODE_TOOLS = "etcd k8s kwok helm kubelet"
+NODE_BINARIES = ("kubelet", "kube-proxy", "coredns")
+# hack/build-tools.sh components for a real node: the default set plus kubelet (and kube-proxy)
+# and coredns (its cluster DNS).
+NODE_TOOLS = "etcd k8s kwok helm kubelet coredns"
 
 
 def find_bin_dir(*, node: bool = False) -> Path | None:
@@ -32,19 +33,33 @@ def find_bin_dir(*, node: bool = False) -> Path | None:
     if override := os.environ.get(TOOLS_BIN_ENV):
         candidate: Path | None = Path(override)
     else:
-        env = {**os.environ, "MODELDEPLOY_TOOLS": NODE_TOOLS} if node else None
-        try:
-            done = subprocess.run(
-                [str(BUILD_SCRIPT), "--print"],
-                capture_output=True, text=True, timeout=60, check=False, env=env,
-            )  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        candidate = Path(done.stdout.strip()) if done.returncode == 0 else None
+        candidate = _printed_bin_dir(NODE_TOOLS if node else None)
     required = (*REQUIRED_BINARIES, *(NODE_BINARIES if node else ()))
     if candidate is None or not all((candidate / b).exists() for b in required):
         return None
     return candidate
+
+
+def find_coredns_dir() -> Path | None:
+    """The directory holding coredns, or None when it is not built (needs no kubelet): that of
+    MODELDEPLOY_TOOLS_BIN, else hack/build-tools.sh --print for the coredns component alone."""
+    for candidate in (os.environ.get(TOOLS_BIN_ENV), _printed_bin_dir("coredns")):
+        if candidate and (Path(candidate) / "coredns").exists():
+            return Path(candidate)
+    return None
+
+
+def _printed_bin_dir(components: str | None) -> Path | None:
+    """What hack/build-tools.sh --print names for COMPONENTS (its default set when None)."""
+    env = {**os.environ, "MODELDEPLOY_TOOLS": components} if components else None
+    try:
+        done = subprocess.run(
+            [str(BUILD_SCRIPT), "--print"],
+            capture_output=True, text=True, timeout=60, check=False, env=env,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(done.stdout.strip()) if done.returncode == 0 else None
 
 
 def unavailable_reason() -> str | None:
