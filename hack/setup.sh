@@ -26,11 +26,9 @@ case "$purpose" in demo | test | check) ;; *)
 esac
 cache="${MODELDEPLOY_CACHE:-$HOME/.cache/modeldeploy}"
 tools="etcd k8s kwok helm kubelet coredns"
-# Debian packages: the real node (containerd 1.6, runc, CNI plugins, iptables, conntrack), the
-# images (buildah, skopeo, debootstrap), the pause image (a static C toolchain), the cluster's
-# PKI (openssl), and Python's venv module (Debian splits it out of python3).
-packages=(containerd runc containernetworking-plugins iptables conntrack iproute2 buildah skopeo
-    debootstrap gcc libc6-dev openssl)
+# Debian packages: what a real node, the images and the cluster's PKI need
+# (hack/system-deps.sh node: the one list), and Python's venv module where Debian splits it out.
+packages=(node)
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 stop() {
@@ -85,17 +83,9 @@ go_need="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$root"/tools/*/go.mod | sort -V | t
     || stop "Go $go_have is older than the $go_need that tools/*/go.mod need" "install Go $go_need or newer"
 
 # Debian's packages (installed below, as root, when missing).
-missing=()
-if command -v dpkg >/dev/null; then
-    # Installed, not merely known: a removed package keeps its config files and `dpkg -s` still
-    # succeeds for it ("deinstall ok config-files").
-    for pkg in "${packages[@]}"; do
-        [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] \
-            || missing+=("$pkg")
-    done
-else
-    stop "not a Debian system (no dpkg): install by hand the equivalents of: ${packages[*]}"
-fi
+command -v dpkg-query >/dev/null \
+    || stop "not a Debian system (no dpkg): install by hand the equivalents of what hack/system-deps.sh lists"
+mapfile -t missing < <("$root/hack/system-deps.sh" --missing "${packages[@]}")
 if ((${#missing[@]})) && ! $is_root; then
     if [[ "$purpose" == test ]] && ! $ci; then
         say "not root and missing ${missing[*]}: the image and real-node tests will not run"

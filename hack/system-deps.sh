@@ -3,12 +3,17 @@
 # installs only what is missing (apt-get update only then).
 #
 #     hack/system-deps.sh PKG...     # those packages (and openssl, always)
+#     hack/system-deps.sh --missing ARGS...   # only print those of ARGS not installed, one a line
 #     hack/system-deps.sh node       # what a real node needs (tests.support.cluster.node):
 #                                    # containerd 1.6, runc, CNI plugins, iptables, conntrack,
 #                                    # buildah + skopeo (images) and a static C toolchain for
 #                                    # the pause image
 set -euo pipefail
-node_packages=(containerd runc containernetworking-plugins iptables conntrack buildah skopeo gcc libc6-dev)
+# With iproute2 (the bridge) and debootstrap (the image's base) it is all hack/setup.sh checks.
+node_packages=(containerd runc containernetworking-plugins iptables conntrack iproute2 buildah skopeo
+  debootstrap gcc libc6-dev)
+list_only=false
+if [[ "${1:-}" == --missing ]]; then list_only=true; shift; fi
 wanted=()
 for arg in "$@"; do
   if [[ "$arg" == node ]]; then wanted+=("${node_packages[@]}"); else wanted+=("$arg"); fi
@@ -18,6 +23,10 @@ for pkg in "${wanted[@]}" openssl; do
   # Installed, not merely known (a removed package's config files keep `dpkg -s` happy).
   [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] || need+=("$pkg")
 done
+if $list_only; then
+  ((${#need[@]} == 0)) || printf '%s\n' "${need[@]}"
+  exit 0
+fi
 if ((${#need[@]})); then
   echo "system-deps: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
