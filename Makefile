@@ -6,7 +6,6 @@ SHELL := bash
 # The venv's path costs nothing to compute; the targets that use it create it first (venv).
 VENV := $(shell hack/venv.sh --path)
 BIN := $(VENV)/bin
-CRD = crds/modeldeploy.io_modeldeployments.yaml
 
 .PHONY: help setup venv test test-unit test-upstream lint lock format crd bench demo demo-down \
 	demo-local cluster-up cluster-down
@@ -43,15 +42,18 @@ format: venv  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-crd: venv  ## regenerate the CRD (crds/ and the chart's copy) from the API models
-	$(BIN)/modeldeploy crd > $(CRD)
-	cp $(CRD) charts/modeldeploy/crds/
+crd: venv  ## regenerate the CRDs (crds/ and the chart's copy) from the API models
+	$(BIN)/modeldeploy crd --output-dir crds
+	cp crds/*.yaml charts/modeldeploy/crds/
 
 bench: venv  ## the benchmarks: ratios against baselines measured in the same run; fails on a missed goal
 	@failed=0; \
 	$(BIN)/python bench/bench_fetch.py || failed=1; \
 	$(BIN)/python bench/bench_runtime.py || failed=1; \
 	MODELDEPLOY_TOOLS_BIN="$$(hack/build-tools.sh)" $(BIN)/python bench/bench_operator.py || failed=1; \
+	MODELDEPLOY_TOOLS_BIN="$$(hack/build-tools.sh)" $(BIN)/python bench/bench_operator.py \
+	  --count 2000 --caches 20 --idle-seconds 240 || failed=1; \
+	$(BIN)/python bench/bench_cache_verify.py || failed=1; \
 	exit $$failed
 
 demo:  ## the main job on a real node: apply a ModelDeployment -> fetch Job -> Ready -> completion

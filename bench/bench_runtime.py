@@ -1,6 +1,8 @@
-"""Benchmark `modeldeploy serve` start-up against plain transformers, and probe latency.
+"""Benchmark `modeldeploy serve` start-up against plain transformers, probe latency, and what
+reading the weights into process memory costs against leaving them on a map of the file.
 
-One run (python bench/bench_runtime.py [--size-gb 1.0] [--rounds 2] [--keep DIR]):
+One run (python bench/bench_runtime.py [--size-gb 1.0] [--rounds 2] [--load-mb 300]
+[--load-rounds 3] [--only start|load] [--keep DIR]):
 
 1. Build a ~1 GB random Llama (float32 safetensors, real tokenizer) under /tmp with a
    manifest, as if fetched; removed at the end unless --keep.
@@ -11,12 +13,23 @@ One run (python bench/bench_runtime.py [--size-gb 1.0] [--rounds 2] [--keep DIR]
    records each latency (connection refused before the port opens is not counted).
 4. With CUDA: serve with --device cuda; its load seconds ÷ a raw host-to-device copy of the
    same number of bytes.
+5. Load cost (`--load-mb`, a separate ~300 MB float32 Llama): the runtime's loader on CPU in
+   a fresh process, against the same loader with its former tensor reading swapped in
+   (safetensors' `safe_open`: tensors left on a memory map of the file, one byte per page
+   read; see `LOAD_CHILD`), taking turns for `--load-rounds` rounds. Measured in the child:
+   tensor read + model build seconds (the tokenizer and the imports are done before), and
+   the peak RSS growth while loading (VmHWM reset through /proc/self/clear_refs just
+   before), plus RssAnon / RssFile after. The file is in the page cache for every round (it
+   was just written): this is the memory-copy cost, not a disk's.
 
-Both sides are timed from process spawn, so both pay interpreter start and imports. Goals:
-time-to-Ready ÷ baseline ≤ 1.0 (best round of each); probe p99 < 20 ms, over the whole start
-and over the part after the imports (reading weights + warm-up). The CUDA figures have no goal.
-Then a PASS/FAIL line per goal; exit 1 if any is missed, 2 if it cannot run here (torch or
-transformers not installed, bad options); see bench/goals.py.
+In 2-3 both sides are timed from process spawn, so both pay interpreter start and imports.
+Goals: time-to-Ready ÷ baseline ≤ 1.0 (best round of each); probe p99 < 20 ms, over the
+whole start and over the part after the imports (reading weights + warm-up); in-memory load
+÷ mmap load ≤ 3.0, best of each (the one copy out of the page cache that it adds measured
+~2.3x on a shared 2-core VM), and peak RSS growth in-memory ÷ mmap ≤ 1.2 (one copy of the
+weights in the process, never two). The CUDA figures have no goal. Then a PASS/FAIL line per
+goal; exit 1 if any is missed, 2 if it cannot run here (torch or transformers not installed,
+bad options); see bench/goals.py.
 """
 
 from __future__ import annotations
@@ -47,6 +60,8 @@ from tests.support.net import free_port  # noqa: E402
 READY_VS_BASELINE = goals.Goal("time-to-Ready / baseline (best of each)", "<=", 1.0)
 PROBE_P99_START = goals.Goal("probe p99 over the whole start", "<", 20.0, unit="ms")
 PROBE_P99_WEIGHTS = goals.Goal("probe p99 while reading weights + warm-up", "<", 20.0, unit="ms")
+LOAD_VS_MMAP = goals.Goal("in-memory load / mmap load (best of each)", "<=", 3.0)
+RSS_VS_MMAP = goals.Goal("peak RSS growth while loading, in-memory / mmap", "<=", 1.2)
 
 BASELINE = """
 import sys, torch
@@ -58,6 +73,59 @@ ids = tokenizer("Hello", return_tensors="pt")
 with torch.inference_mode():
     model.generate(**ids, max_new_tokens=8, min_new_tokens=8, do_sample=False)
 print("READY", flush=True)
+"""
+
+
+# One load in a fresh process: argv = model dir, "memory" | "mmap", repository root.
+LOAD_CHILD = """
+import json, sys, threading
+from pathlib import Path
+sys.path.append(sys.argv[3])
+import torch
+from modeldeploy.runtime import loader
+
+def mmap_read_state_dict(files, *, total, dtype, on_progress, cancel):
+    # The loader's former tensor reading: tensors stay on safetensors' map of the
+    # file (a converted one is copied), one byte of every page read so it is resident.
+    from safetensors import safe_open
+    done, state_dict = 0, {}
+    for path in files:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            for name in handle.keys():
+                stored = handle.get_tensor(name)
+                target = dtype if stored.is_floating_point() else stored.dtype
+                if stored.dtype != target:
+                    state_dict[name] = stored.to(dtype=target)
+                else:
+                    if stored.numel():
+                        stored.reshape(-1).view(torch.uint8)[::4096].sum()
+                    state_dict[name] = stored
+                done += stored.numel() * stored.element_size()
+                on_progress(min(done, total), total)
+    return state_dict, done
+
+def status():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return {k: int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM", "RssAnon", "RssFile")}
+
+if sys.argv[2] == "mmap":
+    loader.read_state_dict = mmap_read_state_dict
+cpu = torch.device("cpu")
+checkpoint = loader.inspect(Path(sys.argv[1]), device=cpu, dtype_choice="auto",
+                            task_choice="auto", allow_pickle=False)
+loader.load_tokenizer(checkpoint.directory)  # imports and tokenizer before the measured part
+loader.model_class(checkpoint.config, checkpoint.task)
+Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS now
+before = status()
+loaded = loader.load_model(checkpoint, device=cpu, on_progress=lambda d, t: None,
+                           cancel=threading.Event())
+after = status()
+maps = sum(1 for line in open("/proc/self/maps") if line.rstrip().endswith(".safetensors"))
+print(json.dumps({"seconds": loaded.read_seconds + loaded.build_seconds,
+                  "read": loaded.read_seconds, "build": loaded.build_seconds,
+                  "peakGrowth": after["VmHWM"] - before["VmRSS"], "peak": after["VmHWM"],
+                  "anon": after["RssAnon"] - before["RssAnon"],
+                  "file": after["RssFile"] - before["RssFile"], "mappings": maps}))
 """
 
 
@@ -199,36 +267,116 @@ def raw_copy_seconds(total_bytes: int) -> float:
     return time.perf_counter() - started
 
 
+def run_load(model_dir: Path, mode: str) -> dict[str, Any]:
+    """One CPU load in a fresh process (`LOAD_CHILD`); `mode` is "memory" or "mmap"."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_CHILD, str(model_dir), mode, str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{mode} load failed (exit {done.returncode}):\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def load_bench(root: Path, *, load_mb: float, rounds: int) -> dict[str, list[dict[str, Any]]]:
+    """The in-memory loader against the mmap one, taking turns, on a ~`load_mb` MB model."""
+    model_dir = root / "load-model"
+    if not (model_dir / "config.json").exists():
+        sys.path.append(str(ROOT))
+        from tests.support import tinymodels
+
+        tinymodels.build_causal_lm(model_dir, approx_bytes=load_mb * 1e6)
+    size = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
+    print(f"load model: {model_dir} ({size / 1e6:.0f} MB float32)")
+    runs: dict[str, list[dict[str, Any]]] = {"mmap": [], "memory": []}
+    for round_ in range(rounds):
+        for mode in ("mmap", "memory"):
+            runs[mode].append(run_load(model_dir, mode))
+        print(f"load round {round_ + 1}: mmap {runs['mmap'][-1]['seconds']:.3f}s, "
+              f"in-memory {runs['memory'][-1]['seconds']:.3f}s")  # fmt: skip
+    load_report(runs, size)
+    return runs
+
+
+def load_report(runs: dict[str, list[dict[str, Any]]], size: int) -> None:
+    mb = 1e6
+    rows = [("weights in the file (MB)", f"{size / mb:.0f}")]
+    for mode, label in (("mmap", "mmap (before)"), ("memory", "in-memory (now)")):
+        last = runs[mode][-1]
+        rows += [
+            (f"{label}: load s (read + build), rounds",
+             ", ".join(f"{r['read']:.3f} + {r['build']:.3f}" for r in runs[mode])),
+            (f"{label}: peak RSS growth / peak RSS (MB)",
+             f"{min(r['peakGrowth'] for r in runs[mode]) / mb:.0f} / "
+             f"{min(r['peak'] for r in runs[mode]) / mb:.0f}"),
+            (f"{label}: RssAnon / RssFile growth (MB)",
+             f"{last['anon'] / mb:.0f} / {last['file'] / mb:.0f}"),
+            (f"{label}: mappings of *.safetensors after load", str(last["mappings"])),
+        ]  # fmt: skip
+    width = max(len(r[0]) for r in rows)
+    print()
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def load_measured(runs: dict[str, list[dict[str, Any]]]) -> dict[goals.Goal, float]:
+    def best(mode: str, key: str) -> float:
+        return float(min(r[key] for r in runs[mode]))
+
+    return {
+        LOAD_VS_MMAP: best("memory", "seconds") / best("mmap", "seconds"),
+        RSS_VS_MMAP: best("memory", "peakGrowth") / best("mmap", "peakGrowth"),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-gb", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--keep", type=Path, help="build/reuse the model here; do not delete")
+    parser.add_argument("--load-mb", type=float, default=300.0)
+    parser.add_argument("--load-rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("start", "load"), help="run one part only")
+    parser.add_argument("--keep", type=Path, help="build/reuse the models here; do not delete")
     args = parser.parse_args()
-    if args.rounds < 1 or args.size_gb <= 0:
-        parser.error("--rounds must be at least 1 and --size-gb above 0")
+    if min(args.rounds, args.load_rounds) < 1 or min(args.size_gb, args.load_mb) <= 0:
+        parser.error("rounds must be at least 1 and sizes above 0")
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if missing:
         raise goals.SetupError(f"{' and '.join(missing)} not installed (the runtime extra)")
     workdir = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
     root = args.keep or workdir
+    found: dict[goals.Goal, float] = {}
     try:
-        model_dir = root / "model"
-        if not (model_dir / "config.json").exists():
-            model_dir = build_model(root, args.size_gb)
-        size = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
-        print(f"model: {model_dir} ({size / 1e9:.3f} GB float32), cores: {os.cpu_count()}")
-        baselines, serves = [], []
-        for round_ in range(args.rounds):
-            baselines.append(run_baseline(model_dir, workdir))
-            serves.append(run_serve(model_dir, workdir, device="cpu"))
-            print(f"round {round_ + 1}: baseline {baselines[-1]:.2f}s, "
-                  f"serve ready {serves[-1]['ready']:.2f}s")  # fmt: skip
-        report(baselines, serves)
-        cuda_report(model_dir, workdir, size)
+        if args.only != "load":
+            found |= start_bench(root, workdir, size_gb=args.size_gb, rounds=args.rounds)
+        if args.only != "start":
+            runs = load_bench(root, load_mb=args.load_mb, rounds=args.load_rounds)
+            found |= load_measured(runs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return goals.verdict(measured(baselines, serves))
+    return goals.verdict(found)
+
+
+def start_bench(
+    root: Path, workdir: Path, *, size_gb: float, rounds: int
+) -> dict[goals.Goal, float]:
+    model_dir = root / "model"
+    if not (model_dir / "config.json").exists():
+        model_dir = build_model(root, size_gb)
+    size = sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
+    print(f"model: {model_dir} ({size / 1e9:.3f} GB float32), cores: {os.cpu_count()}")
+    baselines, serves = [], []
+    for round_ in range(rounds):
+        baselines.append(run_baseline(model_dir, workdir))
+        serves.append(run_serve(model_dir, workdir, device="cpu"))
+        print(f"round {round_ + 1}: baseline {baselines[-1]:.2f}s, "
+              f"serve ready {serves[-1]['ready']:.2f}s")  # fmt: skip
+    report(baselines, serves)
+    cuda_report(model_dir, workdir, size)
+    return measured(baselines, serves)
 
 
 def measured(baselines: list[float], serves: list[dict[str, Any]]) -> dict[goals.Goal, float]:

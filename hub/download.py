@@ -20,13 +20,12 @@ from typing import Any
 
 from modeldeploy.hub import hashing, paths, transfer, writeback
 from modeldeploy.hub.errors import FetchError, FetchReason
-from modeldeploy.hub.layout import MANIFEST_DIR
+from modeldeploy.hub.layout import MANIFEST_DIR, PARTIAL_DIR
 from modeldeploy.hub.progress import ProgressMeter
 from modeldeploy.hub.remote import RemoteFile
 from modeldeploy.hub.throttle import Throttle
 
 CHUNK = 1024 * 1024
-PARTIAL_DIR = "partial"
 BACKOFF_CAP_SECONDS = 30.0
 
 

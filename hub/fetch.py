@@ -7,6 +7,10 @@ every file present at its size) is left alone, so a re-run downloads nothing. Su
 hashes nothing either, and says so: its `done` event carries `alreadyComplete: true` and
 `verified: "manifest"` (what was checked), not a verification it did not do. A changed
 revision first removes the old manifest, so a half-updated directory never looks complete.
+
+Before its first byte a fetch writes its intent (`intent`: repo, revision, commit, file
+selection, bytes and files in all), so a directory of partial files says what it is part of;
+the manifest, written last, records the selection too (`sharing`) and replaces the intent.
 """
 
 from __future__ import annotations
@@ -17,10 +21,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from modeldeploy.hub import download, engine, hubapi, listing, lock, paths, repoid, resolve
+from modeldeploy.hub import (
+    corruption,
+    download,
+    engine,
+    hubapi,
+    intent,
+    listing,
+    lock,
+    paths,
+    repoid,
+    resolve,
+    sharing,
+)
 from modeldeploy.hub.errors import FetchError, FetchReason
 from modeldeploy.hub.manifest import (
     Manifest,
@@ -32,6 +47,7 @@ from modeldeploy.hub.manifest import (
     write_manifest,
 )
 from modeldeploy.hub.progress import ProgressEvent, ProgressMeter
+from modeldeploy.hub.records import now_iso
 from modeldeploy.hub.remote import RemoteFile
 from modeldeploy.hub.throttle import Throttle
 
@@ -103,6 +119,8 @@ def fetch(
             return _finish(meter, current, dest, started=started, complete=True)
         _retire_manifest(dest, keep=files)
         engine.check_disk_space(dest, files)
+        chosen = sharing.Selection.of(include=include, allow_pickle=allow_pickle, sha256=pins)
+        _declare(dest, repo=repo, revision=revision, commit=commit, selection=chosen, files=files)
         settings = download.TransferSettings(
             repo=repo,
             commit=commit,
@@ -120,6 +138,7 @@ def fetch(
             files,
             settings=settings,
             revision=revision,
+            selection=chosen,
             max_workers=max_workers,
             cancel=cancel,
         )
@@ -174,12 +193,41 @@ def _make_dest(dest: Path) -> None:
         ) from exc
 
 
+def _declare(
+    dest: Path,
+    *,
+    repo: str,
+    revision: str,
+    commit: str,
+    selection: sharing.Selection,
+    files: Sequence[RemoteFile],
+) -> None:
+    """Write the intent record before the first byte, so a partial directory says what it is."""
+    record = intent.Intent(
+        repo=repo,
+        revision=revision,
+        commit=commit,
+        selection=selection,
+        bytes_total=sum(f.size for f in files),
+        files_total=len(files),
+        started_at=now_iso(),
+    )
+    try:
+        intent.write_intent(dest, record)
+    except OSError as exc:
+        raise FetchError(
+            FetchReason.DestinationUnusable,
+            f"{dest}: cannot write {intent.intent_path(dest)}: {exc.strerror or exc}",
+        ) from exc
+
+
 def _download_and_record(
     dest: Path,
     files: Sequence[RemoteFile],
     *,
     settings: download.TransferSettings,
     revision: str,
+    selection: sharing.Selection,
     max_workers: int,
     cancel: threading.Event | None,
 ) -> Manifest:
@@ -198,6 +246,7 @@ def _download_and_record(
         endpoint=settings.endpoint,
         files=files,
         digests=digests,
+        selection=selection,
     )
     # Partials left by other commits or selections will never be resumed now.
     shutil.rmtree(download.partial_root(dest), ignore_errors=True)
@@ -258,8 +307,13 @@ def _write(
     endpoint: str,
     files: Sequence[RemoteFile],
     digests: Mapping[str, str],
+    selection: sharing.Selection,
 ) -> Manifest:
+    """The manifest, last; then the records it makes stale (every file was just verified)."""
     unverified = [f.path for f in files if not f.has_expected_hash]
+    extra: dict[str, object] = {"selection": selection.to_json()}
+    if unverified:
+        extra["unverifiedFiles"] = unverified
     manifest = Manifest(
         repo=repo,
         revision=revision,
@@ -267,11 +321,9 @@ def _write(
         endpoint=endpoint,
         files=tuple(ManifestFile(path=f.path, size=f.size, sha256=digests[f.path]) for f in files),
         verified_at=now_iso(),
-        extra={"unverifiedFiles": unverified} if unverified else {},
+        extra=extra,
     )
     write_manifest(dest, manifest)
+    intent.clear_intent(dest)
+    corruption.clear_corruption(dest)
     return manifest
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,12 +10,11 @@ Plain dataclasses and json on purpose: `modeldeploy verify` starts lean.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modeldeploy.hub import paths
+from modeldeploy.hub import paths, records
 from modeldeploy.hub.layout import MANIFEST_DIR, MANIFEST_NAME, REPAIRING_NAME
 
 __all__ = [
@@ -122,19 +121,4 @@ def read_manifest(directory: Path, *, path: Path | None = None) -> Manifest:
 
 def write_manifest(directory: Path, manifest: Manifest) -> Path:
     """Write the manifest atomically: a temp file in the same folder, fsync, rename."""
-    import tempfile  # only writers pay for it: `modeldeploy verify` reads
-
-    path = manifest_path(directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(manifest.to_json(), handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return records.write_json(manifest_path(directory), manifest.to_json())

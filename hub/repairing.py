@@ -1,10 +1,11 @@
 """Re-download the files a full verify found bad, checked against the manifest's hashes.
 
-Split from `verify` so that `modeldeploy verify` without `--repair` never imports the
-download machinery. While files change, the manifest waits under `manifest.repairing.json`:
-nothing takes the directory for complete, yet a repair that fails (network down, killed)
-leaves the record of expected hashes for the next `--repair`. It goes back to
-`manifest.json` (with a new verifiedAt) only once every file matches it again.
+Built on `verify` (never the other way round), so that `modeldeploy verify` without
+`--repair` never imports the download machinery. While files change, the manifest waits
+under `manifest.repairing.json`: nothing takes the directory for complete, yet a repair that
+fails (network down, killed) leaves the record of expected hashes for the next `--repair`.
+It goes back to `manifest.json` (with a new verifiedAt), and the record of corruption that
+`cache verify` may have written goes, only once every file matches it again.
 """
 
 from __future__ import annotations
@@ -16,12 +17,78 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from modeldeploy.hub import download, engine, hubapi, lock, paths
-from modeldeploy.hub.fetch import now_iso
+from modeldeploy.hub import corruption, download, engine, hubapi, lock, paths, verify
 from modeldeploy.hub.manifest import manifest_path, repairing_path, write_manifest
 from modeldeploy.hub.progress import ProgressEvent, ProgressMeter
+from modeldeploy.hub.records import now_iso
 from modeldeploy.hub.remote import RemoteFile
 from modeldeploy.hub.verify import VerifyReport
+
+
+def repair(
+    directory: Path,
+    *,
+    endpoint: str | None = None,
+    token: str | None = None,
+    max_workers: int | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+    stall_timeout: float = 60.0,
+    retries: int = 5,
+    backoff_base: float = 0.5,
+) -> VerifyReport:
+    """Fully verify, then re-download only the bad files from the manifest's repo and commit.
+
+    The manifest is the record of expected hashes, so it is what repaired files are checked
+    against; it is kept as is (with a fresh verifiedAt) when every file is good again, and
+    kept aside (`repairing_path`) for the next repair when this one fails. `max_workers`
+    bounds both the hashing and the downloads (default: one hash per core, 4 downloads).
+    """
+    report = verify.verify_directory(
+        directory, full=True, max_workers=max_workers, on_progress=on_progress, repairing=True
+    )
+    return mend(
+        report,
+        endpoint=endpoint,
+        token=token,
+        max_workers=max_workers,
+        on_progress=on_progress,
+        cancel=cancel,
+        stall_timeout=stall_timeout,
+        retries=retries,
+        backoff_base=backoff_base,
+    )
+
+
+def mend(
+    report: VerifyReport,
+    *,
+    endpoint: str | None = None,
+    token: str | None = None,
+    max_workers: int | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+    stall_timeout: float = 60.0,
+    retries: int = 5,
+    backoff_base: float = 0.5,
+) -> VerifyReport:
+    """Act on a full verify's findings (made with `repairing=True`): re-fetch the bad files,
+    or, when every file is good, put back a manifest that a failed repair set aside."""
+    if report.ok:
+        if not manifest_path(report.directory).exists():
+            restore_manifest(report)
+        return report
+    return repair_files(
+        report,
+        endpoint=endpoint,
+        token=token,
+        max_workers=max_workers or 4,
+        on_progress=on_progress,
+        cancel=cancel,
+        stall_timeout=stall_timeout,
+        retries=retries,
+        backoff_base=backoff_base,
+    )
 
 
 def repair_files(
@@ -96,5 +163,7 @@ def _set_manifest_aside(directory: Path) -> None:
 
 
 def _put_manifest_back(report: VerifyReport) -> None:
+    """Every file matches the manifest again: it, and no record of corruption, says so."""
     write_manifest(report.directory, dataclasses.replace(report.manifest, verified_at=now_iso()))
     repairing_path(report.directory).unlink(missing_ok=True)
+    corruption.clear_corruption(report.directory)

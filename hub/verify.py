@@ -7,8 +7,8 @@ hashlib drops the GIL while hashing large buffers, so plain threads use every co
 the start-up cost of a process pool (which matters: `modeldeploy verify` is measured against
 `sha256sum`).
 
-This module stays lean (no huggingface_hub, no pydantic): `repair` imports the fetcher only
-when it has something to repair.
+This module stays lean (no huggingface_hub, no pydantic) and imports nothing that downloads:
+re-fetching bad files is `repairing`'s job, which builds on this one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -34,6 +34,8 @@ from modeldeploy.hub.manifest import (
 from modeldeploy.hub.progress import ProgressEvent, ProgressMeter
 
 Problem = Literal["missing", "size mismatch", "sha256 mismatch", "header unreadable"]
+Job = tuple[Path, ManifestFile]
+"""One file to check: its directory and its manifest entry."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,10 @@ def check_full(directory: Path, entry: ManifestFile, meter: ProgressMeter) -> Ba
     if quick is not None:
         return quick
     digests = hashing.ContentDigests(size=entry.size, want_git_sha1=False)
-    hashing.feed_file(directory / entry.path, digests, on_chunk=meter.add_bytes)
+    try:
+        hashing.feed_file(directory / entry.path, digests, on_chunk=meter.add_bytes)
+    except FileNotFoundError:  # removed since it was looked at (an eviction, by hand)
+        return BadFile(entry.path, "missing")
     if digests.sha256 != entry.sha256:
         return BadFile(entry.path, "sha256 mismatch", entry.sha256, digests.sha256)
     return None
@@ -153,28 +158,19 @@ def verify_directory(
         bytes_total=manifest.total_bytes if full else 0,
         files_total=len(manifest.files),
     )
-    workers = max_workers or min(32, (os.cpu_count() or 1), max(1, len(manifest.files)))
-    # Biggest first: the longest hash starts at once, small files fill the gaps.
-    entries = sorted(manifest.files, key=lambda f: f.size, reverse=True)
+    entries = _biggest_first([(directory, entry) for entry in manifest.files])
 
-    def check(entry: ManifestFile) -> BadFile | None:
-        bad = check_full(directory, entry, meter) if full else check_quick(directory, entry)
+    def check(job: tuple[Path, ManifestFile]) -> BadFile | None:
+        bad = check_full(*job, meter) if full else check_quick(*job)
         meter.file_done()
         return bad
 
-    if workers == 1 or not full:
-        results = [check(entry) for entry in entries]
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # lazily: a lean command start
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
-            results = list(pool.map(check, entries))
-    bad = tuple(sorted((b for b in results if b is not None), key=lambda b: b.path))
+    results = _run_all(check, entries, workers=_workers(max_workers, len(entries), full=full))
     report = VerifyReport(
         directory=directory,
         manifest=manifest,
         full=full,
-        bad=bad,
+        bad=_sorted_bad(results),
         files_checked=len(entries),
         bytes_checked=manifest.total_bytes,
         seconds=time.monotonic() - started,
@@ -190,44 +186,82 @@ def verify_directory(
     return report
 
 
-def repair(
-    directory: Path,
+def verify_many(
+    directories: Sequence[Path],
     *,
-    endpoint: str | None = None,
-    token: str | None = None,
     max_workers: int | None = None,
-    on_progress: Callable[[ProgressEvent], None] | None = None,
+    repairing: bool = False,
     cancel: threading.Event | None = None,
-    stall_timeout: float = 60.0,
-    retries: int = 5,
-    backoff_base: float = 0.5,
-) -> VerifyReport:
-    """Fully verify, then re-download only the bad files from the manifest's repo and commit.
+) -> list[VerifyReport | FetchError]:
+    """Fully verify several directories at once: every file of every one in one pool.
 
-    The manifest is the record of expected hashes, so it is what repaired files are checked
-    against; it is kept as is (with a fresh verifiedAt) when every file is good again, and
-    kept aside (`repairing_path`) for the next repair when this one fails. `max_workers`
-    bounds both the hashing and the downloads (default: one hash per core, 4 downloads).
+    One pool, not one directory after another, keeps every core busy however the bytes are
+    spread (a cache root of many one-file models verifies as fast as one many-file model).
+    Each directory's report, or the FetchError that its manifest could not be read with, in
+    the order given; a report's `seconds` run from the start to its last file's end.
+    `cancel.set()` stops it once the files being hashed are done: FetchError Interrupted.
     """
-    report = verify_directory(
-        directory, full=True, max_workers=max_workers, on_progress=on_progress, repairing=True
-    )
-    if report.ok:
-        if not manifest_path(directory).exists():  # a failed repair's copy: all good now
-            from modeldeploy.hub import repairing
+    started = time.monotonic()
+    loaded: list[Manifest | FetchError] = []
+    for directory in directories:
+        try:
+            loaded.append(load_manifest(directory, repairing=repairing))
+        except FetchError as exc:
+            loaded.append(exc)
+    manifests = {i: m for i, m in enumerate(loaded) if isinstance(m, Manifest)}
+    jobs = _biggest_first([(directories[i], e) for i, m in manifests.items() for e in m.files])
+    owner = {directory: i for i, directory in enumerate(directories)}
+    ended = dict.fromkeys(manifests, started)
+    meter = ProgressMeter(on_progress=None)
 
-            repairing.restore_manifest(report)
-        return report
-    from modeldeploy.hub import repairing
+    def check(job: tuple[Path, ManifestFile]) -> BadFile | None:
+        if cancel is not None and cancel.is_set():
+            raise FetchError(FetchReason.Interrupted, f"{job[0]}: verify interrupted")
+        bad = check_full(*job, meter)
+        ended[owner[job[0]]] = time.monotonic()  # one dict item per store: thread-safe
+        return bad
 
-    return repairing.repair_files(
-        report,
-        endpoint=endpoint,
-        token=token,
-        max_workers=max_workers or 4,
-        on_progress=on_progress,
-        cancel=cancel,
-        stall_timeout=stall_timeout,
-        retries=retries,
-        backoff_base=backoff_base,
-    )
+    results = _run_all(check, jobs, workers=_workers(max_workers, len(jobs), full=True))
+    bad_of: dict[int, list[BadFile | None]] = {i: [] for i in manifests}
+    for (directory, _), bad in zip(jobs, results, strict=True):
+        bad_of[owner[directory]].append(bad)
+    return [
+        item
+        if isinstance(item, FetchError)
+        else VerifyReport(
+            directory=directories[i],
+            manifest=item,
+            full=True,
+            bad=_sorted_bad(bad_of[i]),
+            files_checked=len(item.files),
+            bytes_checked=item.total_bytes,
+            seconds=max(ended[i], started) - started,
+        )
+        for i, item in enumerate(loaded)
+    ]
+
+
+def _biggest_first(jobs: list[Job]) -> list[Job]:
+    """The longest hash starts at once, small files fill the gaps."""
+    return sorted(jobs, key=lambda job: job[1].size, reverse=True)
+
+
+def _workers(max_workers: int | None, jobs: int, *, full: bool) -> int:
+    if not full:
+        return 1  # no hashing: a thread pool would cost more than it saves
+    return max_workers or min(32, (os.cpu_count() or 1), max(1, jobs))
+
+
+def _run_all(
+    check: Callable[[Job], BadFile | None], jobs: list[Job], *, workers: int
+) -> list[BadFile | None]:
+    if workers == 1:
+        return [check(job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor  # lazily: a lean command start
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
+        return list(pool.map(check, jobs))
+
+
+def _sorted_bad(results: list[BadFile | None]) -> tuple[BadFile, ...]:
+    return tuple(sorted((b for b in results if b is not None), key=lambda b: b.path))

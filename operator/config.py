@@ -24,6 +24,7 @@ ENV_NAMESPACES = "MODELDEPLOY_NAMESPACES"
 ENV_STATUS_POLL_SECONDS = "MODELDEPLOY_STATUS_POLL_SECONDS"
 ENV_RESOLVE_SECONDS = "MODELDEPLOY_RESOLVE_SECONDS"
 ENV_STATUS_NETWORKS = "MODELDEPLOY_STATUS_NETWORKS"
+ENV_CACHE_INVENTORY_SECONDS = "MODELDEPLOY_CACHE_INVENTORY_SECONDS"
 ENV_METRICS_PORT = "MODELDEPLOY_METRICS_PORT"
 ENV_HEALTH_PORT = "MODELDEPLOY_HEALTH_PORT"
 
@@ -48,6 +49,9 @@ class Settings:
     status_networks: tuple[str, ...] = ()
     """Networks the operator may cause traffic to: pod IPs (GET /status) and node IPs (fetch
     Job logs, which the API server reads from the node's kubelet). Empty: any."""
+    cache_inventory_seconds: float = 600.0
+    """How often a ModelCache's volume is looked at (and its retention policy applied) by a
+    clean-up Job when nothing else asked for one."""
     field_manager: str = FIELD_MANAGER
     metrics_port: int | None = 9090
     health_port: int | None = 8081
@@ -88,6 +92,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         status_poll_seconds=_seconds(env, ENV_STATUS_POLL_SECONDS, 15.0),
         resolve_seconds=_seconds(env, ENV_RESOLVE_SECONDS, 300.0),
         status_networks=_networks(env.get(ENV_STATUS_NETWORKS, "")),
+        cache_inventory_seconds=_seconds(env, ENV_CACHE_INVENTORY_SECONDS, 600.0),
         metrics_port=_port(env, ENV_METRICS_PORT, 9090),
         health_port=_port(env, ENV_HEALTH_PORT, 8081),
     )

@@ -23,6 +23,10 @@ from modeldeploy.operator.planners import status as status_planner
 log = logging.getLogger(__name__)
 
 RETRY_RESOLVE_SECONDS = 30.0
+PRUNE_ABOVE = 1024
+"""Resolves kept before stale ones (sources nobody asked about lately) are dropped."""
+
+SourceKey = tuple[str, str, str, str, str]
 
 
 @dataclass
@@ -37,36 +41,55 @@ class HubLookups:
     def __init__(self, *, settings: Settings, client: kube.Kube) -> None:
         self.settings = settings
         self._kube = client
-        self._resolved: dict[indexes.Key, _Resolved] = {}
+        self._resolved: dict[SourceKey, _Resolved] = {}
         self._estimates: dict[tuple[str, str, str, str], int | None] = {}
 
     def forget(self, key: indexes.Key) -> None:
-        self._resolved.pop(key, None)
+        """Nothing is kept per ModelDeployment: resolves are kept per source (see
+        `source_key`) and age out on their own."""
+
+    def source_key(self, key: indexes.Key, spec: ModelDeploymentSpec) -> SourceKey:
+        """What a resolve depends on: namespace, endpoint, repo, revision and the token's
+        Secret reference. Deployments that share all of it (2,000 on one model) share one
+        resolve, each still with its own credentials (the same Secret is the same token)."""
+        model, ref = spec.model, spec.model.token_secret_ref
+        return (
+            key[0],
+            self.settings.endpoint_for(model.endpoint),
+            model.repo,
+            model.revision,
+            f"{ref.name}/{ref.key}" if ref else "",
+        )
 
     async def resolve(
         self, key: indexes.Key, spec: ModelDeploymentSpec, previous: ModelDeploymentStatus
     ) -> status_planner.ResolveOutcome:
         model = spec.model
-        cached = self._resolved.get(key)
-        if cached is not None and cached.outcome.revision == model.revision:
+        earlier = previous.resolved_revision if previous.resolved_from == model.revision else None
+        source = self.source_key(key, spec)
+        cached = self._resolved.get(source)
+        now = time.monotonic()
+        if cached is not None:
             if cached.outcome.error is None and cached.outcome.commit == model.revision:
                 return cached.outcome  # a pinned commit never moves: resolved once
-            age = time.monotonic() - cached.at
             wait = (
                 self.settings.resolve_seconds
                 if cached.outcome.error is None or not cached.outcome.retryable
                 else RETRY_RESOLVE_SECONDS
             )
-            if age < wait:
+            if now - cached.at < wait:
                 return status_planner.ResolveOutcome(
-                    cached.outcome.commit,
+                    # A failed resolve keeps each deployment on the commit it had.
+                    cached.outcome.commit if cached.outcome.error is None else earlier,
                     cached.outcome.revision,
                     cached.outcome.error,
                     cached.outcome.retryable,
                 )
-        earlier = previous.resolved_revision if previous.resolved_from == model.revision else None
         outcome = await self.ask_hub(key, spec, earlier)
-        self._resolved[key] = _Resolved(outcome, time.monotonic())
+        self._resolved[source] = _Resolved(outcome, now)
+        if len(self._resolved) > PRUNE_ABOVE:
+            stale = now - 4 * max(self.settings.resolve_seconds, RETRY_RESOLVE_SECONDS)
+            self._resolved = {k: v for k, v in self._resolved.items() if v.at >= stale}
         return outcome
 
     async def ask_hub(

@@ -17,7 +17,10 @@ Key = tuple[str, str]
 """(namespace, ModelDeployment name)."""
 
 KINDS = ("pods", "deployments", "jobs", "services", "persistentvolumeclaims")
+CACHE_KINDS = ("pods", "jobs", "persistentvolumeclaims")
+"""Children of a ModelCache: its claim, its Jobs and their pods (for their logs)."""
 MANAGED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
+LABEL_CACHE = "modeldeploy.io/cache"
 
 
 def owner_key(body: Mapping[str, Any]) -> Key | None:
@@ -26,6 +29,56 @@ def owner_key(body: Mapping[str, Any]) -> Key | None:
     owner = (metadata.get("labels") or {}).get(naming.LABEL_DEPLOYMENT)
     namespace = metadata.get("namespace")
     return (namespace, owner) if owner and namespace else None
+
+
+def cache_key(body: Mapping[str, Any]) -> Key | None:
+    """The ModelCache a child belongs to (its label), or None."""
+    metadata = body.get("metadata") or {}
+    owner = (metadata.get("labels") or {}).get(LABEL_CACHE)
+    namespace = metadata.get("namespace")
+    return (namespace, owner) if owner and namespace else None
+
+
+def cache_child_entry(kind: str, body: Mapping[str, Any]) -> dict[Key, dict[str, Any]]:
+    """The index entry of a ModelCache's child: its Jobs keep their arguments (a clean-up
+    Job's `--keep` list is what deployments may mount while it runs) and `suspend`."""
+    key = cache_key(body)
+    if key is None:
+        return {}
+    entry: dict[str, Any] = {"metadata": _metadata(body), "status": dict(body.get("status") or {})}
+    spec = body.get("spec") or {}
+    if kind == "jobs":
+        containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+        entry["spec"] = {
+            "suspend": bool(spec.get("suspend")),
+            "template": {"spec": {"containers": [{"args": c.get("args")} for c in containers]}},
+        }
+    elif kind == "pods":
+        entry["spec"] = {"nodeName": spec.get("nodeName")}
+    return {key: entry}
+
+
+def cache_user_entry(body: Mapping[str, Any]) -> dict[Key, str]:
+    """A ModelDeployment that names a ModelCache: {(namespace, cache): its name}."""
+    metadata = body.get("metadata") or {}
+    cache = ((body.get("spec") or {}).get("cache") or {}).get("name")
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    if not cache or not namespace or not name or metadata.get("deletionTimestamp"):
+        return {}
+    return {(namespace, cache): name}
+
+
+def primary_entry(body: Mapping[str, Any]) -> dict[Key, dict[str, Any]]:
+    """A ModelCache as ModelDeployments read it: its spec and status."""
+    metadata = body.get("metadata") or {}
+    key = (metadata.get("namespace"), metadata.get("name"))
+    return {
+        key: {  # type: ignore[dict-item]
+            "metadata": _metadata(body),
+            "spec": dict(body.get("spec") or {}),
+            "status": dict(body.get("status") or {}),
+        }
+    }
 
 
 def _metadata(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,6 +141,25 @@ class IndexView:
         if index is None or key not in index:
             return []
         return list(index[key])
+
+    def for_caches(self) -> IndexView:
+        """The same view over the ModelCaches' children (indexes `mc_<kind>`)."""
+        return IndexView({kind: self._indexes.get(f"mc_{kind}", {}) for kind in CACHE_KINDS})
+
+    def model_cache(self, key: Key) -> dict[str, Any] | None:
+        """The ModelCache `key` (namespace, name) as last watched, or None."""
+        index = self._indexes.get("modelcaches")
+        if index is None or key not in index:
+            return None
+        found = list(index[key])
+        return found[0] if found else None
+
+    def cache_users(self, cache: Key) -> list[str]:
+        """Names of the ModelDeployments whose spec.cache.name is `cache`."""
+        index = self._indexes.get("cache_users")
+        if index is None or cache not in index:
+            return []
+        return sorted(str(name) for name in index[cache])
 
     def nodes(self) -> list[dict[str, Any]]:
         index = self._indexes.get("nodes")

@@ -6,12 +6,16 @@ creates the object when it is absent):
 
 - list, watch: modeldeployments (modeldeploy.io) — kopf's watch of the primary resource
 - patch: modeldeployments/status (modeldeploy.io) — status writes (merge patch, on change)
+- list, watch: modelcaches (modeldeploy.io) — kopf's watch of the second kind
+- patch: modelcaches/status (modeldeploy.io) — its status writes
 - list, watch: deployments (apps), jobs (batch), services, persistentvolumeclaims, pods —
   children, watched with the label selector app.kubernetes.io/managed-by=modeldeploy
 - patch, create: deployments (apps), jobs (batch), services, persistentvolumeclaims — apply
 - patch, create: servicemonitors (monitoring.coreos.com) — only with serviceMonitor: true
-- delete: jobs (batch) — fetch Jobs of commits neither served nor being fetched
-- get: pods/log — the fetch Job pod's last `--progress json` line
+- delete: jobs (batch) — fetch Jobs of commits neither served nor being fetched; a
+  ModelCache's fetch Jobs nobody wants any more and its finished maintenance Jobs
+- get: pods/log — the fetch Job pod's last `--progress json` line; the report a ModelCache's
+  maintenance Job prints last
 - list, watch: nodes — the preflight GPU fit check
 - get: secrets — the token named by spec.model.tokenSecretRef (never logged)
 - create: events (core) — condition changes and failures (the operator's and kopf's)
@@ -50,6 +54,13 @@ log = logging.getLogger(__name__)
 ModelDeploymentResource = create_namespaced_resource(
     resource.GROUP, resource.VERSION, resource.KIND, resource.PLURAL
 )
+ModelCacheResource = create_namespaced_resource(
+    resource.GROUP, resource.VERSION, "ModelCache", "modelcaches"
+)
+_STATUS_OF = {
+    resource.KIND: ModelDeploymentResource.Status,
+    "ModelCache": ModelCacheResource.Status,
+}
 ServiceMonitor = create_namespaced_resource(
     "monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"
 )
@@ -185,18 +196,20 @@ class Kube:
         except httpx2.HTTPError as exc:
             raise _error(exc, f"delete Job {namespace}/{name}") from None
 
-    async def patch_status(self, *, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    async def patch_status(
+        self, *, namespace: str, name: str, status: Mapping[str, Any], kind: str = resource.KIND
+    ) -> None:
         """Merge-patch the status subresource (nulls remove fields; lists are replaced)."""
         try:
             await self._client.patch(
-                ModelDeploymentResource.Status,
+                _STATUS_OF[kind],
                 name,
                 {"status": dict(status)},
                 namespace=namespace,
                 patch_type=PatchType.MERGE,
             )
         except (ApiError, httpx2.HTTPError) as exc:
-            raise _error(exc, f"patch status of {resource.KIND} {namespace}/{name}") from None
+            raise _error(exc, f"patch status of {kind} {namespace}/{name}") from None
 
     async def pod_log_tail(self, *, namespace: str, pod: str, lines: int = 20) -> str:
         """The last lines of a pod's log ('' when there is none yet)."""
@@ -228,15 +241,24 @@ class Kube:
         return value
 
     async def post_event(
-        self, *, namespace: str, name: str, uid: str, type_: str, reason: str, message: str
+        self,
+        *,
+        namespace: str,
+        name: str,
+        uid: str,
+        type_: str,
+        reason: str,
+        message: str,
+        kind: str = resource.KIND,
     ) -> None:
-        """A core/v1 Event on the ModelDeployment (best effort: failures are only logged)."""
+        """A core/v1 Event on a ModelDeployment or ModelCache (best effort: failures are
+        only logged)."""
         now = datetime.now(UTC)
         event = Event(
             metadata=ObjectMeta(generateName=f"{name}.", namespace=namespace),
             involvedObject=ObjectReference(
                 apiVersion=resource.API_VERSION,
-                kind=resource.KIND,
+                kind=kind,
                 name=name,
                 namespace=namespace,
                 uid=uid,

@@ -11,17 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from modeldeploy.operator import applier, health, hub_lookups, indexes, kube
 from modeldeploy.operator.api.resource import ModelDeployment
-from modeldeploy.operator.api.spec import ModelDeploymentSpec
+from modeldeploy.operator.api.spec import DType, ModelDeploymentSpec
 from modeldeploy.operator.api.status import ModelDeploymentStatus, Phase
 from modeldeploy.operator.api.validation import InvalidModelDeploymentError, parse_model_deployment
+from modeldeploy.operator.cache_book import CacheBook, Report
 from modeldeploy.operator.config import Settings
-from modeldeploy.operator.planners import conditions, memory, naming, observed, placement, rollout
+from modeldeploy.operator.planners import (
+    conditions,
+    memory,
+    naming,
+    observed,
+    placement,
+    rollout,
+    shared,
+    usage,
+)
 from modeldeploy.operator.planners import status as status_planner
 from modeldeploy.operator.runtime_reports import RuntimeReporter
 
@@ -45,10 +56,20 @@ fails flips its pod's readiness, and that watch event wakes the worker at once."
 class Reconciler:
     """Reconciles ModelDeployments; one instance per operator process."""
 
-    def __init__(self, *, settings: Settings, client: kube.Kube, reporter: RuntimeReporter) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        client: kube.Kube,
+        reporter: RuntimeReporter,
+        book: CacheBook | None = None,
+    ) -> None:
         self.settings = settings
         self._kube = client
         self._reporter = reporter
+        self._book = book or CacheBook()
+        self._baselines: dict[str, dict[str, tuple[int, int]]] = {}
+        self._usage_at: dict[str, float] = {}
         self.hub = hub_lookups.HubLookups(settings=settings, client=client)
         self.applier = applier.Applier(client=client)
         self._done_lines: dict[tuple[str, str], dict[str, Any]] = {}
@@ -64,6 +85,8 @@ class Reconciler:
         self.hub.forget(key)
         self._parsed = {uid: v for uid, v in self._parsed.items() if uid in live_uids}
         self._written = {uid: v for uid, v in self._written.items() if uid in live_uids}
+        self._baselines = {uid: v for uid, v in self._baselines.items() if uid in live_uids}
+        self._usage_at = {uid: v for uid, v in self._usage_at.items() if uid in live_uids}
 
         def mine(child: str) -> bool:
             return child == name or child.startswith(f"{name}-")
@@ -121,21 +144,45 @@ class Reconciler:
             )
         jobs = [observed.FetchView.from_job(job) for job in view.children("jobs", key)]
         deployments = view.children("deployments", key)
+        deployed = _deployed_commit(deployments)
+        runtime_pods = [
+            observed.PodView.from_pod(p) for p in view.children("pods", key) if _is_runtime(p)
+        ]
+        use = self._use_shared_cache(
+            key,
+            spec,
+            view,
+            commit=resolve.commit,
+            deployed=deployed,
+            pods=runtime_pods,
+            previous=previous,
+            bytes_needed=await self._checkpoint_bytes(key, spec, resolve.commit),
+        )
         ctx = rollout.Context(
             names=names,
             uid=uid,
             settings=self.settings,
             commit=resolve.commit,
-            deployed_commit=_deployed_commit(deployments),
-            fetched_commits=_fetched_commits(spec, names, self.settings, jobs),
+            deployed_commit=deployed,
+            fetched_commits=use.fetched
+            if use
+            else _fetched_commits(spec, names, self.settings, jobs),
             fit=fit,
             weight_bytes=weight_bytes,
+            rolled_out=previous.phase is Phase.READY and previous.serving_revision == deployed,
         )
         plan = rollout.plan(spec, ctx)
         apply_errors = await self.applier.apply(plan.objects, view, key)
-        await self._delete_obsolete_jobs(key, jobs, plan.keep_jobs if spec.cache else frozenset())
-        fetch = await self._fetch_view(key, jobs, plan.fetch_job, view)
-        replicas = await self._replicas(spec, key, view)
+        inline = spec.cache is not None and spec.cache.name is None
+        await self._delete_obsolete_jobs(key, jobs, plan.keep_jobs if inline else frozenset())
+        if use is not None:
+            fetch = use.fetch
+        else:
+            fetch = await self._fetch_view(key, jobs, plan.fetch_job, view)
+        replicas = await self._replicas(spec, runtime_pods)
+        served = self._tally(uid, previous, replicas)
+        if use is not None:
+            self._report_use(key, spec, use, served)
         new = status_planner.plan_status(
             status_planner.StatusInputs(
                 name=key[1],
@@ -150,6 +197,8 @@ class Reconciler:
                 estimate_bytes=estimate,
                 now=now,
                 apply_errors=tuple(apply_errors),
+                shared=use.status if use else None,
+                usage=served,
             )
         )
         await self._write_status(body, previous, new)
@@ -209,10 +258,94 @@ class Reconciler:
         text = await self._kube.pod_log_tail(namespace=key[0], pod=newest["metadata"]["name"])
         return observed.last_progress_line(text)
 
+    def _use_shared_cache(
+        self,
+        key: indexes.Key,
+        spec: ModelDeploymentSpec,
+        view: indexes.IndexView,
+        *,
+        commit: str | None,
+        deployed: str | None,
+        pods: list[observed.PodView],
+        previous: ModelDeploymentStatus,
+        bytes_needed: int | None,
+    ) -> shared.Use | None:
+        """With spec.cache.name: what the named ModelCache holds for this deployment, after
+        marking what it is about to mount as in use (before any pod is created)."""
+        if spec.cache is None or spec.cache.name is None:
+            self._book.report(key, None)
+            return None
+        cache_key = (key[0], spec.cache.name)
+        use = shared.plan_use(
+            spec,
+            deployment=key[1],
+            cache=view.model_cache(cache_key),
+            commit=commit,
+            deployed_commit=deployed,
+            previous_serving=previous.serving_revision,
+            pod_revisions={p.commit_label for p in pods if p.commit_label},
+            may_mount=lambda target: self._book.may_mount(cache_key, target),
+            bytes_needed=bytes_needed,
+        )
+        self._report_use(key, spec, use, None)
+        return use
+
+    async def _checkpoint_bytes(
+        self, key: indexes.Key, spec: ModelDeploymentSpec, commit: str | None
+    ) -> int | None:
+        """The weights' bytes as stored (the least a download of them needs), shared caches
+        only: judged against the cache's free space before its fetch starts."""
+        if spec.cache is None or spec.cache.name is None or commit is None:
+            return None
+        stored = spec.model_copy(
+            update={"runtime": spec.runtime.model_copy(update={"dtype": DType.AUTO})}
+        )
+        return await self.hub.weight_bytes(key, stored, commit)
+
+    def _report_use(
+        self,
+        key: indexes.Key,
+        spec: ModelDeploymentSpec,
+        use: shared.Use,
+        served: usage.Tally | None,
+    ) -> None:
+        assert spec.cache is not None and spec.cache.name is not None
+        cache_key = (key[0], spec.cache.name)
+        self._book.report(key, Report(cache=spec.cache.name, wants=use.wants, in_use=use.in_use))
+        if served is not None and served.new and use.serving_directory:
+            self._book.served(
+                cache_key, use.serving_directory, requests=served.new, last_used=served.last_used
+            )
+
+    def _tally(
+        self,
+        uid: str,
+        previous: ModelDeploymentStatus,
+        replicas: list[status_planner.Replica],
+    ) -> usage.Tally:
+        """Requests served, written at most once per `status_poll_seconds`: a busy runtime's
+        count changes between any two looks, and each status write wakes this deployment
+        again (its watch echo), so counting at every reconcile would loop."""
+        before, baselines = previous.usage, self._baselines.get(uid)
+        result = usage.tally(
+            total=before.requests if before else 0,
+            last_used=before.last_used if before else None,
+            baselines=baselines,
+            replicas=[(r.pod, r.report) for r in replicas],
+        )
+        now = time.monotonic()
+        counted = self._usage_at.get(uid)
+        recent = counted is not None and now - counted < self.settings.status_poll_seconds
+        if result.new and before and baselines is not None and recent:
+            return usage.Tally(before.requests, before.last_used, dict(baselines), 0)
+        if result.new or counted is None:
+            self._usage_at[uid] = now
+        self._baselines[uid] = result.baselines
+        return result
+
     async def _replicas(
-        self, spec: ModelDeploymentSpec, key: indexes.Key, view: indexes.IndexView
+        self, spec: ModelDeploymentSpec, pods: list[observed.PodView]
     ) -> list[status_planner.Replica]:
-        pods = [observed.PodView.from_pod(p) for p in view.children("pods", key) if _is_runtime(p)]
         reports = await self._reporter.reports(pods, port=spec.runtime.port)
         return [
             status_planner.Replica(pod, report) for pod, report in zip(pods, reports, strict=True)

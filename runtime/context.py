@@ -1,9 +1,9 @@
 """Everything one runtime process knows, shared by the load pipeline and the HTTP routers.
 
 The state machine says *where* the runtime is; this holds *what* it found on the way (device,
-dtype, revision, timings, warm-up result, the engine once Ready) and the two signals that
-cross threads: `cancel` (SIGTERM reached the loader) and the in-flight request count (the
-drain waits for it to reach zero).
+dtype, revision, timings, warm-up result, the engine once Ready), what it has served (`usage`)
+and the two signals that cross threads: `cancel` (SIGTERM reached the loader) and the
+in-flight request count (the drain waits for it to reach zero).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from modeldeploy.runtime.config import RuntimeConfig
 from modeldeploy.runtime.state import State, StateMachine
+from modeldeploy.runtime.usage import Usage
 
 if TYPE_CHECKING:
     from modeldeploy.runtime.engine import Engine
@@ -50,6 +51,7 @@ class RuntimeContext:
         self.cancel = threading.Event()
         self.info = ModelInfo(name=config.model_name, directory=config.model_dir)
         self.engine: Engine | None = None
+        self.usage = Usage()
         self._lock = threading.Lock()
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)

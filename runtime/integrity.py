@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeldeploy.hub import corruption, verify
 from modeldeploy.hub import manifest as manifests
-from modeldeploy.hub import verify
 from modeldeploy.hub.errors import FetchError
 from modeldeploy.hub.progress import ProgressEvent
 from modeldeploy.runtime.config import RuntimeConfig
@@ -76,6 +76,15 @@ def check(
             Reason.MANIFEST_MISSING,
             f"{manifests.manifest_path(directory)}: no manifest, so the files are unverified; "
             f"fetch with 'modeldeploy fetch' or pass --allow-unverified",
+        )
+    recorded = corruption.read_corruption(directory)
+    if recorded is not None and not full:
+        # A scheduled re-hash of the cache found bad bytes: replicas already serving keep
+        # their weights (in memory), but none starts on them until a repair clears it.
+        raise LoadError(
+            Reason.FILE_CORRUPT,
+            f"{directory}: the cache's scheduled verify found bad files "
+            f"({'; '.join(recorded.bad)}); waiting for a repair",
         )
     report = _verify(directory, full=full, on_progress=on_progress)
     if report.bad:

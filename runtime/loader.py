@@ -1,15 +1,16 @@
 """Load a model directory onto the device with torch through transformers' Auto classes.
 
 Why not a plain `from_pretrained(dir)`: it gives no progress, so a pod loading 40 GB looks
-exactly like a hung pod. Here the weights are read tensor by tensor with safetensors'
-`safe_open`, each one brought into host memory at the target dtype (so "loaded" means the
-bytes are really in memory, not merely mapped; see `_materialise`), counting bytes as they
-land; then transformers builds the model around that state dict (`from_pretrained(None,
-config=..., state_dict=...)`: meta-device init, tied weights, buffers, no second copy on
-CPU; a GPU then gets one copy of each tensor, the step `/status` calls "building model,
-copying to cuda:0"). The class comes from the Auto mappings, `trust_remote_code` is never on,
-and pickle weights (.bin/.pt/...) are refused unless explicitly allowed (then transformers
-loads them with `weights_only=True`, without byte progress).
+exactly like a hung pod. Here the weights are read tensor by tensor (`tensorfile`: plain
+reads into memory this process owns, never a memory map of the file, so a byte changed on
+the cache volume later cannot change a serving replica's weights), each one converted to the
+target dtype before the next is read, counting bytes as they land; then transformers builds
+the model around that state dict (`from_pretrained(None, config=..., state_dict=...)`:
+meta-device init, tied weights, buffers, no second copy on CPU; a GPU then gets one copy of
+each tensor, the step `/status` calls "building model, copying to cuda:0"). The class comes
+from the Auto mappings, `trust_remote_code` is never on, and pickle weights (.bin/.pt/...)
+are refused unless explicitly allowed (then transformers loads them with `weights_only=True`,
+without byte progress).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 
 from modeldeploy.hub import listing, safetensors_header
-from modeldeploy.runtime import pooling, tasks
+from modeldeploy.runtime import pooling, tasks, tensorfile
 from modeldeploy.runtime.errors import LoadCancelledError, LoadError
 from modeldeploy.runtime.faults import is_device_fault
 from modeldeploy.runtime.state import Reason
@@ -175,25 +176,22 @@ def read_state_dict(
     on_progress: ProgressCallback,
     cancel: threading.Event,
 ) -> tuple[dict[str, torch.Tensor], int]:
-    """Bring every tensor into host memory at `dtype`, reporting (bytes done, bytes total).
+    """Read every tensor into process memory at `dtype`, reporting (bytes done, bytes total).
 
     `total` is the checkpoint's tensor bytes as stored (from the headers), so the fraction is
     the share of the files' weights that is in memory, whatever the target dtype.
     """
-    from safetensors import SafetensorError, safe_open
-
     done, state_dict = 0, {}
     for path in files:
         try:
-            with safe_open(str(path), framework="pt", device="cpu") as handle:
-                for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
+            with tensorfile.TensorFile(path) as handle:
+                for entry in handle.entries:
                     if cancel.is_set():
                         raise LoadCancelledError()
-                    stored = handle.get_tensor(name)
-                    state_dict[name] = _materialise(stored, dtype=dtype)
-                    done += stored.numel() * stored.element_size()
+                    state_dict[entry.name] = _convert(handle.read(entry), dtype=dtype)
+                    done += entry.nbytes
                     on_progress(min(done, total), total)
-        except (SafetensorError, OSError) as exc:
+        except (tensorfile.TensorFileError, OSError) as exc:
             raise LoadError(Reason.HEADER_UNREADABLE, f"{path}: {exc}") from exc
     on_progress(total, total)
     return state_dict, done
@@ -210,24 +208,13 @@ def read_headers(files: list[Path]) -> dict[Path, Header]:
     return headers
 
 
-PAGE_BYTES = 4096
+def _convert(tensor: torch.Tensor, *, dtype: torch.dtype) -> torch.Tensor:
+    """Floating-point tensors at `dtype`; integer tensors (ids, quantized weights) as stored.
 
-
-def _materialise(tensor: torch.Tensor, *, dtype: torch.dtype) -> torch.Tensor:
-    """Put the bytes in host memory at `dtype`.
-
-    A conversion reads every byte. A tensor already at `dtype` stays on the file mapping, as
-    transformers keeps it (no second copy, no slower than `from_pretrained`), but one byte of
-    every page is read now, so the weights are resident when this returns rather than
-    faulted in later during warm-up.
-    """
+    The stored tensor is dropped as soon as its converted copy exists, so a conversion costs
+    one tensor's worth of memory at a time, not a second copy of the model."""
     target = dtype if tensor.is_floating_point() else tensor.dtype
-    if tensor.dtype != target:
-        return tensor.to(dtype=target)
-    if tensor.numel():
-        flat = tensor.reshape(-1).view(torch.uint8)
-        flat[::PAGE_BYTES].sum()
-    return tensor
+    return tensor if tensor.dtype == target else tensor.to(dtype=target)
 
 
 def load_tokenizer(directory: Path) -> Any:

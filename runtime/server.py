@@ -1,15 +1,16 @@
 """The aiohttp application: one router module per concern, wired to one RuntimeContext.
 
 Routers: `health` (probes), `status` (/status, /status/stream), `metrics` (/metrics and the
-request-metrics middleware), `openai` (/v1/*). The app holds no model logic; it reads the
-state machine and hands torch work to the engine thread.
+request-metrics middleware), `openai` (/v1/*); `usage` adds the middleware that counts served
+requests for /status. The app holds no model logic; it reads the state machine and hands
+torch work to the engine thread.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from modeldeploy.runtime import health, status
+from modeldeploy.runtime import health, status, usage
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.metrics import RuntimeMetrics
 from modeldeploy.runtime.openai import OpenAIRoutes
@@ -20,7 +21,10 @@ OPENAI: web.AppKey[OpenAIRoutes] = web.AppKey("openai", OpenAIRoutes)
 
 def build_app(ctx: RuntimeContext) -> web.Application:
     metrics = RuntimeMetrics(ctx)
-    app = web.Application(middlewares=[metrics.middleware()], client_max_size=16 * 2**20)
+    app = web.Application(
+        middlewares=[metrics.middleware(), usage.middleware(ctx.usage)],
+        client_max_size=16 * 2**20,
+    )
     app[CONTEXT] = ctx
     app[status.STREAMS] = set()
     health.attach(app, ctx)

@@ -23,6 +23,8 @@ The operator parses this from every pod, so the keys are camelCase and stable:
       "warmup": {"ok", "prompt", "latencySeconds", "tokens", "tokensPerSecond"} | null,
       "error": {"reason", "message"} | null,
       "inFlight": 0,                      # requests being served
+      "usage": {"requests": 0,            # /v1 requests completed with a 2xx since start
+                "lastRequestAt": ISO|null},  #   and when the last one did (see usage.py)
       "history": [{"state", "at" (ISO 8601 UTC), "reason", "message"}]
     }
 
@@ -86,6 +88,7 @@ def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> dict[str, Any
         "warmup": info.warmup.to_json() if info.warmup else None,
         "error": snap.error.to_json() if snap.error else None,
         "inFlight": ctx.in_flight,
+        "usage": ctx.usage.to_json(),
         "history": [t.to_json() for t in snap.history],
     }
 

@@ -19,10 +19,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from modeldeploy.cli import crd, fetch, operator_cmd, render, serve, verify
+from modeldeploy.cli import cache, crd, fetch, operator_cmd, render, serve, verify
 from modeldeploy.cli.errors import CommandError
 
-_COMMANDS = (operator_cmd, fetch, verify, serve, render, crd)
+_COMMANDS = (operator_cmd, fetch, verify, cache, serve, render, crd)
 
 DESCRIPTION = """\
 Deploy Hugging Face models onto GPU nodes, with state that never lies.

@@ -77,12 +77,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _repair(args: argparse.Namespace, printer: Any) -> Any:
-    from modeldeploy.hub import interrupt
-    from modeldeploy.hub import verify as verifying
+    from modeldeploy.hub import interrupt, repairing
 
     token = os.environ.get("HF_TOKEN") or None
     return interrupt.run_cancellable(
-        lambda cancel: verifying.repair(
+        lambda cancel: repairing.repair(
             args.directory,
             endpoint=args.endpoint,
             token=token,

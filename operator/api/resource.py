@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from modeldeploy.operator.api import types
 from modeldeploy.operator.api.spec import ModelDeploymentSpec
 from modeldeploy.operator.api.status import ModelDeploymentStatus
 from modeldeploy.operator.api.types import ApiModel
@@ -19,10 +20,9 @@ SINGULAR = "modeldeployment"
 SHORT_NAMES = ("mdep",)
 CRD_NAME = f"{PLURAL}.{GROUP}"
 
-# Child objects (Service, Job, PVC) are named `<name>-<suffix>`; a Service name is a
-# DNS-1035 label of at most 63 characters, so the ModelDeployment name must leave room.
-MAX_NAME_LENGTH = 45
-NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# metadata.name rules (children are named `<name>-<suffix>`; see types.MAX_NAME_LENGTH).
+MAX_NAME_LENGTH = types.MAX_NAME_LENGTH
+NAME_PATTERN = types.NAME_PATTERN
 
 
 class ModelDeployment(ApiModel):

@@ -21,6 +21,7 @@ class Reason(StrEnum):
     """How the API server reports a failed rule (Invalid when none is given)."""
 
     FORBIDDEN = "FieldValueForbidden"
+    REQUIRED = "FieldValueRequired"
 
 
 def rule(
@@ -159,4 +160,59 @@ EXISTS_HAS_NO_VALUE = rule(
     "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || size(self.value) == 0",
     message="must be empty when operator is Exists",
     field_path=".value",
+)
+
+
+# On spec.cache (CacheSpec): a ModelCache by name, or an inline volume; never both.
+INLINE_CACHE_FIELDS = ("size", "storageClassName", "accessMode", "retention")
+
+
+def _not_with_cache_name(field: str) -> dict[str, Any]:
+    return rule(
+        f"!has(self.name) || !has(self.{field})",
+        message=f"{field} is a field of an inline cache volume: with name, the ModelCache "
+        "named decides it (set it there, or drop name)",
+        field_path=f".{field}",
+        reason=Reason.FORBIDDEN,
+    )
+
+
+INLINE_FIELDS_NOT_WITH_NAME = tuple(_not_with_cache_name(f) for f in INLINE_CACHE_FIELDS)
+SIZE_WITHOUT_NAME = rule(
+    "has(self.name) || has(self.size)",
+    message="an inline cache volume needs a size (or name a ModelCache)",
+    field_path=".size",
+    reason=Reason.REQUIRED,
+)
+
+# On ModelCache spec.storage.accessMode: every fetch Job and every replica mounts the volume.
+SHARED_ACCESS_MODE = rule(
+    "self != 'ReadWriteOncePod'",
+    message="ReadWriteOncePod lets one pod mount the volume: a ModelCache is mounted by its "
+    "Jobs and by every replica (ReadWriteMany, or ReadWriteOnce to keep them on one node)",
+)
+
+# On durations (types.DURATION_PATTERN: numbers with a unit s, m, h or d, one after another,
+# or a bare 0). CEL's duration() knows no days, so the seconds are summed here, each part's
+# number times its unit, as hub.durations.parse_seconds sums them.
+DURATION_PART = "([0-9]+([.][0-9]*)?|[.][0-9]+)[smhd]"
+
+
+def _duration_seconds(value: str) -> str:
+    """CEL: the seconds of a duration string, as a double."""
+    unit = (
+        "(p.endsWith('d') ? 86400.0 : (p.endsWith('h') ? 3600.0 : (p.endsWith('m') ? 60.0 : 1.0)))"
+    )
+    parts = f"{value}.findAll('{DURATION_PART}')"
+    return f"{parts}.map(p, double(p.substring(0, size(p) - 1)) * {unit}).sum()"
+
+
+AT_LEAST_A_MINUTE = rule(f"{_duration_seconds('self')} >= 60.0", message="must be at least 1m")
+POSITIVE_DURATION = rule(f"{_duration_seconds('self')} > 0.0", message="must be longer than 0")
+
+# On the ModelCache's retention policy.
+WATERMARKS_ORDERED = rule(
+    "!has(self.lowWatermark) || !has(self.highWatermark) || self.lowWatermark < self.highWatermark",
+    message="lowWatermark must be below highWatermark (eviction runs from high down to low)",
+    field_path=".lowWatermark",
 )

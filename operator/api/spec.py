@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 from modeldeploy.operator.api import rules
 from modeldeploy.operator.api.types import (
     ApiModel,
+    CacheName,
     DnsSubdomain,
     LabelValue,
     PassThroughObject,
@@ -32,6 +33,7 @@ ENDPOINT_PATTERN = r"^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?(/[^\s]*)?$"
 # Bounds that keep the CEL rules' estimated cost within the API server's budget.
 MAX_RESOURCES = 32
 MAX_TOLERATIONS = 64
+MAX_PINS = 4096  # spec.model.sha256; a ModelCache has up to 64 preloads, each with its pins
 RESOURCE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 
 
@@ -64,8 +66,12 @@ class CacheRetention(StrEnum):
     DELETE = "Delete"
 
 
+DEFAULT_CACHE_ACCESS_MODE = AccessMode.READ_WRITE_MANY
+DEFAULT_CACHE_RETENTION = CacheRetention.RETAIN
+
+
 class SecretKeyRef(ApiModel):
-    """A key of a Secret in the ModelDeployment's namespace."""
+    """A key of a Secret in the namespace of the object that names it."""
 
     name: DnsSubdomain = Field(description="Name of the Secret.")
     key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
@@ -120,6 +126,7 @@ class ModelSource(ApiModel):
     )
     sha256: dict[str, Sha256Hex] = Field(
         default_factory=dict,
+        max_length=MAX_PINS,
         description="Pinned sha256 digests by file path; they override the hub's metadata.",
         json_schema_extra=rules.validations(rules.KEYS_INSIDE_REPOSITORY),
     )
@@ -172,26 +179,60 @@ class ResourceRequirements(ApiModel):
 
 
 class CacheSpec(ApiModel):
-    """A PersistentVolumeClaim filled once by a fetch Job and mounted read-only by replicas."""
+    """Where the replicas take the model from: a ModelCache by name, or an inline volume.
 
+    Inline (no name): a PersistentVolumeClaim of this ModelDeployment, filled once by a fetch
+    Job and mounted read-only by the replicas. With name: a directory of the named
+    ModelCache, shared with every ModelDeployment that selects the same files of the same
+    commit; the inline fields are then refused. The inline fields have no schema default
+    (a default would be set together with name): `effective_access_mode` and
+    `effective_retention` give the defaults.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra=rules.validations(
+            rules.SIZE_WITHOUT_NAME, *rules.INLINE_FIELDS_NOT_WITH_NAME
+        )
+    )
+
+    name: CacheName | None = Field(
+        default=None,
+        description="A ModelCache of this namespace to take the model from, shared with "
+        "other ModelDeployments. Excludes size, storageClassName, accessMode and retention.",
+    )
     storage_class_name: DnsSubdomain | None = Field(
         default=None,
-        description="StorageClass of the cache volume. Default: the operator's configured "
-        "class, else the cluster default.",
+        description="Inline volume only: StorageClass of the cache volume. Default: the "
+        "operator's configured class, else the cluster default.",
     )
-    size: Quantity = Field(
-        description="Size of the cache volume, e.g. 20Gi.",
+    size: Quantity | None = Field(
+        default=None,
+        description="Inline volume only (and required there): size of the cache volume, e.g. 20Gi.",
         json_schema_extra=rules.validations(rules.POSITIVE_QUANTITY),
     )
-    access_mode: AccessMode = Field(
-        default=AccessMode.READ_WRITE_MANY,
-        description="Access mode of the cache volume. ReadWriteOnce keeps every replica on "
-        "the node that holds the volume.",
+    access_mode: AccessMode | None = Field(
+        default=None,
+        description="Inline volume only: access mode of the cache volume. Default "
+        "ReadWriteMany; ReadWriteOnce keeps every replica on the node that holds the volume.",
     )
-    retention: CacheRetention = Field(
-        default=CacheRetention.RETAIN,
-        description="What happens to the cache volume when the ModelDeployment is deleted.",
+    retention: CacheRetention | None = Field(
+        default=None,
+        description="Inline volume only: what happens to the cache volume when the "
+        "ModelDeployment is deleted. Default Retain.",
     )
+
+    @property
+    def inline(self) -> bool:
+        """An inline volume of this ModelDeployment (no ModelCache named)."""
+        return self.name is None
+
+    @property
+    def effective_access_mode(self) -> AccessMode:
+        return self.access_mode or DEFAULT_CACHE_ACCESS_MODE
+
+    @property
+    def effective_retention(self) -> CacheRetention:
+        return self.retention or DEFAULT_CACHE_RETENTION
 
 
 class WarmupSpec(ApiModel):
@@ -273,8 +314,9 @@ class ModelDeploymentSpec(ApiModel):
     )
     cache: CacheSpec | None = Field(
         default=None,
-        description="Shared download cache. Without it, every pod downloads and verifies "
-        "the model itself.",
+        description="Where the replicas take the model from: a ModelCache by name (shared "
+        "with other ModelDeployments), or an inline volume of this ModelDeployment (size). "
+        "Without it, every pod downloads and verifies the model itself.",
     )
     runtime: RuntimeSpec = Field(default=RuntimeSpec(), description="The runtime.")
     placement: Placement = Field(default=Placement(), description="Extra placement.")

@@ -36,12 +36,25 @@ class ConditionType(StrEnum):
     READY = "Ready"
     DEGRADED = "Degraded"
     SPEC_VALID = "SpecValid"
+    MODEL_INTACT = "ModelIntact"
+    """With spec.cache.name: the shared directory is Verified (False: Corrupted, Repairing)."""
 
 
 class ConditionStatus(StrEnum):
     TRUE = "True"
     FALSE = "False"
     UNKNOWN = "Unknown"
+
+
+class CachedModelState(StrEnum):
+    """A model directory on a ModelCache's volume, as the volume itself shows it."""
+
+    VERIFIED = "Verified"
+    FETCHING = "Fetching"
+    INCOMPLETE = "Incomplete"
+    CORRUPTED = "Corrupted"
+    REPAIRING = "Repairing"
+    EVICTING = "Evicting"
 
 
 Reason = Annotated[
@@ -56,8 +69,8 @@ class Condition(ApiModel):
     """A condition, as in the Kubernetes API conventions (metav1.Condition)."""
 
     type: Annotated[str, StringConstraints(min_length=1, max_length=316)] = Field(
-        description="Condition type: Resolved, Fetched, Verified, Scheduled, Ready, Degraded, "
-        "SpecValid."
+        description="Condition type. ModelDeployment: Resolved, Fetched, Verified, Scheduled, "
+        "Ready, Degraded, SpecValid, ModelIntact. ModelCache: Ready, Degraded, SpecValid."
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: Reason = Field(description="CamelCase reason for the last transition.")
@@ -143,6 +156,38 @@ class Timings(ApiModel):
     warmup_seconds: float | None = Field(default=None, ge=0, description="The warm-up pass.")
 
 
+class SharedCacheStatus(ApiModel):
+    """The ModelCache directory this ModelDeployment mounts (spec.cache.name)."""
+
+    name: str = Field(description="The ModelCache (spec.cache.name).")
+    directory: str | None = Field(
+        default=None,
+        description="The model's directory on the cache volume (repo, commit and file "
+        "selection: one directory per distinct selection).",
+    )
+    state: CachedModelState | None = Field(
+        default=None,
+        description="State of that directory: Verified, Fetching, Incomplete, Corrupted, "
+        "Repairing or Evicting; absent while unknown. Replicas start only on Verified.",
+    )
+    message: str | None = Field(default=None, description="Details, e.g. the files found bad.")
+
+
+class UsageStatus(ApiModel):
+    """How much the replicas were used, from their runtimes' reports."""
+
+    requests: int = Field(
+        default=0,
+        ge=0,
+        description="Completed /v1 requests, summed over replicas and kept across restarts.",
+    )
+    last_used: str | None = Field(
+        default=None,
+        json_schema_extra={"format": "date-time"},
+        description="When a replica last completed a request (RFC 3339).",
+    )
+
+
 class ModelDeploymentStatus(ApiModel):
     """Observed state of a ModelDeployment."""
 
@@ -183,6 +228,10 @@ class ModelDeploymentStatus(ApiModel):
         default_factory=list, description="Per-replica runtime state."
     )
     timings: Timings | None = Field(default=None, description="Seconds spent per stage.")
+    cache: SharedCacheStatus | None = Field(
+        default=None, description="The shared cache directory mounted (with spec.cache.name)."
+    )
+    usage: UsageStatus | None = Field(default=None, description="Requests served.")
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Conditions (Kubernetes conventions), one per type.",

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from modeldeploy.hub import durations
 from modeldeploy.operator.api import rules
 
 # The quantities the operator can read (parse_quantity): digits, an optional fraction, an
@@ -73,6 +74,29 @@ Quantity = Annotated[
 ]
 """An int-or-string Kubernetes quantity (20Gi, 500m, 3)."""
 
+# Durations (`verify.every`, `retention.maxUnusedFor`): Go's form plus days, exactly what
+# `modeldeploy cache gc --max-unused-for` reads (hub.durations, the one parser): numbers with
+# a unit s, m, h or d, one after another (90s, 30m, 1h30m, 1.5h, 7d), or a bare 0.
+DURATION_PATTERN = rf"^(0|({rules.DURATION_PART})+)$"
+DURATION_MAX_LENGTH = 32
+_DURATION_RE = re.compile(DURATION_PATTERN)
+
+
+def duration_seconds(text: str) -> float:
+    """A duration such as 1h30m or 7d in seconds; ValueError naming the form otherwise."""
+    if len(text) > DURATION_MAX_LENGTH or not _DURATION_RE.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not a duration such as 90s, 30m, 1h30m, 1.5h or 7d "
+            f"(numbers with a unit s, m, h or d; at most {DURATION_MAX_LENGTH} characters)"
+        )
+    return durations.parse_seconds(text)
+
+
+Duration = Annotated[
+    str, StringConstraints(max_length=DURATION_MAX_LENGTH, pattern=DURATION_PATTERN)
+]
+"""A duration as the API spells it (90s, 30m, 1h30m, 1.5h, 7d); `duration_seconds` reads it."""
+
 PassThroughObject = Annotated[
     dict[str, Any],
     WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
@@ -131,6 +155,20 @@ DnsSubdomain = Annotated[
         max_length=253, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
     ),
 ]
+
+# metadata.name of both kinds. Children (Service, Job, PVC) are named `<name>-<suffix>`; a
+# Service name is a DNS-1035 label of at most 63 characters, so the name must leave room.
+MAX_NAME_LENGTH = 45
+NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+ObjectName = Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)]
+"""The name of a ModelDeployment (as its CRD restricts metadata.name)."""
+# A ModelCache's Jobs are `mc-<name>-<task>-<digest>[-<config>]`, at most 24 characters more
+# than the name, and a Job name must fit a label value (63: its pods carry it as job-name).
+MAX_CACHE_NAME_LENGTH = 36
+CacheName = Annotated[
+    str, StringConstraints(max_length=MAX_CACHE_NAME_LENGTH, pattern=NAME_PATTERN)
+]
+"""The name of a ModelCache (as its CRD restricts metadata.name)."""
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 CommitSha = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]

@@ -1,4 +1,4 @@
-"""Every rule of a ModelDeployment, in one function the operator calls.
+"""Every rule of a ModelDeployment (and of a ModelCache), in one function the operator calls.
 
 The API server already refuses at apply what the CRD can say: types, enums, bounds and
 patterns, and the CEL rules of `rules` (quantities, rules across fields, path and ref-name
@@ -6,6 +6,7 @@ rules). `validate_model_deployment` checks all of that again — an object that 
 CRD (stored under an older CRD, or `render` on a file) is caught too, and the two must agree —
 and adds what the CRD cannot say: the shape of `placement.affinity`, a pass-through object
 whose fields CEL cannot see. It returns every problem with its field path, never only the first.
+`validate_model_cache` does the same for a ModelCache.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic.alias_generators import to_snake
 
-from modeldeploy.operator.api import types
+from modeldeploy.operator.api import rules, types
+from modeldeploy.operator.api.cache import MIN_VERIFY_EVERY, ModelCache, ModelCacheSpec
 from modeldeploy.operator.api.resource import MAX_NAME_LENGTH, NAME_PATTERN, ModelDeployment
-from modeldeploy.operator.api.spec import ModelDeploymentSpec
-from modeldeploy.operator.api.types import exact_quantity
+from modeldeploy.operator.api.spec import AccessMode, CacheSpec, ModelDeploymentSpec, ModelSource
+from modeldeploy.operator.api.types import MAX_CACHE_NAME_LENGTH, duration_seconds, exact_quantity
 
 _DNS1035 = re.compile(NAME_PATTERN)
+_SIZE_REQUIRED = "required: an inline cache volume needs a size (or name a ModelCache)"
+_ONE_POD = "ReadWriteOncePod lets one pod mount the volume: the Jobs and every replica mount it"
 _BAD_REF_PARTS = ("..", "//", "@{", "\\", "~", "^", ":", "?", "*", "[")
 
 
@@ -39,12 +44,20 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-class InvalidModelDeploymentError(ValueError):
-    """A ModelDeployment with problems; `problems` lists every one of them."""
+class InvalidObjectError(ValueError):
+    """An object with problems; `problems` lists every one of them."""
 
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
+
+
+class InvalidModelDeploymentError(InvalidObjectError):
+    """A ModelDeployment with problems."""
+
+
+class InvalidModelCacheError(InvalidObjectError):
+    """A ModelCache with problems."""
 
 
 def validate_model_deployment(obj: Mapping[str, Any]) -> list[Problem]:
@@ -66,10 +79,33 @@ def parse_model_deployment(obj: Mapping[str, Any]) -> ModelDeployment:
     return _strict(obj)
 
 
+def validate_model_cache(obj: Mapping[str, Any]) -> list[Problem]:
+    """Every problem of a ModelCache object (as a dict), sorted by field path."""
+    try:
+        resource = _strict_cache(obj)
+    except ValidationError as exc:
+        return sorted(_from_validation_error(exc))
+    problems = list(_check_name(resource.metadata, longest=MAX_CACHE_NAME_LENGTH))
+    problems += _check_cache_spec(resource.spec)
+    return sorted(problems)
+
+
+def parse_model_cache(obj: Mapping[str, Any]) -> ModelCache:
+    """The typed ModelCache, or InvalidModelCacheError listing every problem."""
+    problems = validate_model_cache(obj)
+    if problems:
+        raise InvalidModelCacheError(problems)
+    return _strict_cache(obj)
+
+
 def _strict(obj: Mapping[str, Any]) -> ModelDeployment:
     # JSON mode in strict: "yes" is no boolean and "2" no integer, as for the API server,
     # while enum values still arrive as plain strings.
     return ModelDeployment.model_validate_json(json.dumps(obj), strict=True)
+
+
+def _strict_cache(obj: Mapping[str, Any]) -> ModelCache:
+    return ModelCache.model_validate_json(json.dumps(obj), strict=True)
 
 
 def _from_validation_error(exc: ValidationError) -> Iterator[Problem]:
@@ -92,7 +128,9 @@ def _message(error: Any) -> str:
     return message.replace("Input should be", "must be")
 
 
-def _check_name(metadata: Mapping[str, Any]) -> Iterator[Problem]:
+def _check_name(
+    metadata: Mapping[str, Any], *, longest: int = MAX_NAME_LENGTH
+) -> Iterator[Problem]:
     name = metadata.get("name")
     if not name:
         return
@@ -100,44 +138,48 @@ def _check_name(metadata: Mapping[str, Any]) -> Iterator[Problem]:
         yield Problem(
             "metadata.name",
             "must start with a letter and hold only lower-case letters, digits and '-' "
-            "(it names the Service)",
+            "(it names the Service and the other children)",
         )
-    if len(name) > MAX_NAME_LENGTH:
+    if len(name) > longest:
         yield Problem(
             "metadata.name",
-            f"at most {MAX_NAME_LENGTH} characters (child objects append suffixes)",
+            f"at most {longest} characters (child objects append suffixes)",
         )
 
 
 def _check_spec(spec: ModelDeploymentSpec) -> list[Problem]:
     return [
-        *_check_repo(spec.model.repo),
-        *_check_revision(spec.model.revision),
-        *_check_paths("spec.model.include", spec.model.include),
-        *_check_paths("spec.model.sha256", list(spec.model.sha256)),
+        *_check_source("spec.model", spec.model),
         *_check_gpu(spec),
         *_check_resources(spec),
-        *_check_cache(spec),
+        *_check_cache(spec.cache),
         *_check_tolerations(spec.placement.tolerations),
         *_check_affinity(spec.placement.affinity),
     ]
 
 
-def _check_repo(repo: str) -> Iterator[Problem]:
+def _check_source(at: str, source: ModelSource) -> list[Problem]:
+    return [
+        *_check_repo(f"{at}.repo", source.repo),
+        *_check_revision(f"{at}.revision", source.revision),
+        *_check_paths(f"{at}.include", source.include),
+        *_check_paths(f"{at}.sha256", list(source.sha256)),
+    ]
+
+
+def _check_repo(field: str, repo: str) -> Iterator[Problem]:
     for part in repo.split("/"):
         if "--" in part or ".." in part:
-            yield Problem(
-                "spec.model.repo", f"{repo!r}: '--' and '..' are not allowed in a repo id"
-            )
+            yield Problem(field, f"{repo!r}: '--' and '..' are not allowed in a repo id")
         if part.endswith(".git"):
-            yield Problem("spec.model.repo", f"{repo!r}: a repo id does not end in '.git'")
+            yield Problem(field, f"{repo!r}: a repo id does not end in '.git'")
 
 
-def _check_revision(revision: str) -> Iterator[Problem]:
+def _check_revision(field: str, revision: str) -> Iterator[Problem]:
     bad = [part for part in _BAD_REF_PARTS if part in revision]
     if bad or revision.endswith(("/", ".", ".lock")):
         yield Problem(
-            "spec.model.revision",
+            field,
             f"{revision!r} is neither a 40-hex commit nor a valid branch or tag name",
         )
 
@@ -178,9 +220,43 @@ def _check_resources(spec: ModelDeploymentSpec) -> Iterator[Problem]:
             )
 
 
-def _check_cache(spec: ModelDeploymentSpec) -> Iterator[Problem]:
-    if spec.cache is not None and exact_quantity(spec.cache.size) <= 0:
+def _check_cache(cache: CacheSpec | None) -> Iterator[Problem]:
+    if cache is None:
+        return
+    if cache.size is not None and exact_quantity(cache.size) <= 0:
         yield Problem("spec.cache.size", "must be greater than zero")
+    if cache.name is None:
+        if cache.size is None:
+            yield Problem("spec.cache.size", _SIZE_REQUIRED)
+        return
+    for field in rules.INLINE_CACHE_FIELDS:
+        if getattr(cache, to_snake(field)) is not None:
+            yield Problem(
+                f"spec.cache.{field}",
+                f"forbidden with name: the ModelCache {cache.name!r} decides it "
+                "(set it there, or drop name for an inline cache volume)",
+            )
+
+
+def _check_cache_spec(spec: ModelCacheSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    if exact_quantity(spec.storage.size) <= 0:
+        problems.append(Problem("spec.storage.size", "must be greater than zero"))
+    if spec.storage.access_mode is AccessMode.READ_WRITE_ONCE_POD:
+        problems.append(Problem("spec.storage.accessMode", _ONE_POD))
+    for index, source in enumerate(spec.preload):
+        problems += _check_source(f"spec.preload[{index}]", source)
+    if duration_seconds(spec.verify.every) < duration_seconds(MIN_VERIFY_EVERY):
+        problems.append(Problem("spec.verify.every", f"must be at least {MIN_VERIFY_EVERY}"))
+    retention = spec.retention
+    if duration_seconds(retention.max_unused_for) == 0:
+        problems.append(Problem("spec.retention.maxUnusedFor", "must be longer than zero"))
+    low, high = retention.low_watermark, retention.high_watermark
+    if low >= high:
+        problems.append(
+            Problem("spec.retention.lowWatermark", f"{low} must be below highWatermark {high}")
+        )
+    return problems
 
 
 def _check_tolerations(tolerations: list[dict[str, Any]]) -> Iterator[Problem]:

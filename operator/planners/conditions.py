@@ -20,6 +20,7 @@ ORDER = [
     ConditionType.SCHEDULED,
     ConditionType.READY,
     ConditionType.DEGRADED,
+    ConditionType.MODEL_INTACT,
 ]
 
 

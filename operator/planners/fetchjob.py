@@ -33,25 +33,27 @@ def cache_dir(commit: str) -> str:
 def cache_claim(
     spec: ModelDeploymentSpec, *, names: naming.Names, uid: str, storage_class: str | None
 ) -> dict[str, Any]:
-    """The cache PVC. Owned by the ModelDeployment only with `retention: Delete`.
+    """The inline cache PVC. Owned by the ModelDeployment only with `retention: Delete`.
 
     With Retain (the default) it has no owner reference, so garbage collection leaves it
     (and the downloaded weights) behind when the ModelDeployment is deleted.
     """
-    assert spec.cache is not None
+    cache = spec.cache
+    assert cache is not None and cache.inline and cache.size is not None
+    retention = cache.effective_retention
     metadata: dict[str, Any] = {
         "name": names.cache_claim,
         "namespace": names.namespace,
         "labels": naming.child_labels(names.name, component=naming.COMPONENT_CACHE),
-        "annotations": {"modeldeploy.io/retention": spec.cache.retention.value},
+        "annotations": {"modeldeploy.io/retention": retention.value},
     }
-    if spec.cache.retention is CacheRetention.DELETE:
+    if retention is CacheRetention.DELETE:
         metadata["ownerReferences"] = [naming.owner_reference(name=names.name, uid=uid)]
     claim_spec: dict[str, Any] = {
-        "accessModes": [spec.cache.access_mode.value],
-        "resources": {"requests": {"storage": str(spec.cache.size)}},
+        "accessModes": [cache.effective_access_mode.value],
+        "resources": {"requests": {"storage": str(cache.size)}},
     }
-    chosen_class = spec.cache.storage_class_name or storage_class
+    chosen_class = cache.storage_class_name or storage_class
     if chosen_class:
         claim_spec["storageClassName"] = chosen_class
     return {
@@ -125,30 +127,14 @@ def fetch_job(
 ) -> dict[str, Any]:
     """The Job that fills `/cache/<commit>` once (idempotent, resumable, verified)."""
     labels = naming.child_labels(names.name, component=naming.COMPONENT_FETCH, commit=commit)
-    container = {
-        "name": "fetch",
-        "image": image,
-        "command": ["modeldeploy"],
-        "args": fetch_args(spec, commit=commit, endpoint=endpoint),
-        "env": [*token_env(spec), {"name": "HOME", "value": SCRATCH}],
-        "volumeMounts": [
-            {"name": CACHE_VOLUME, "mountPath": CACHE_MOUNT},
-            {"name": "tmp", "mountPath": SCRATCH},
-        ],
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-        "securityContext": {**restricted_container_security(), "readOnlyRootFilesystem": True},
-        "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
-    }
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "containers": [container],
-        "securityContext": {"fsGroup": RUN_AS_GROUP_FS, "runAsNonRoot": True},
-        "volumes": [
-            {"name": CACHE_VOLUME, "persistentVolumeClaim": {"claimName": names.cache_claim}},
-            {"name": "tmp", "emptyDir": {}},
-        ],
-    }
-    template = {"metadata": {"labels": dict(labels)}, "spec": pod_spec}
+    template = volume_job_template(
+        container="fetch",
+        image=image,
+        args=fetch_args(spec, commit=commit, endpoint=endpoint),
+        env=token_env(spec),
+        claim=names.cache_claim,
+        labels=labels,
+    )
     revision = commit or naming.UNRESOLVED_REVISION
     return {
         "apiVersion": "batch/v1",
@@ -162,9 +148,93 @@ def fetch_job(
         },
         "spec": {
             "backoffLimit": FETCH_BACKOFF_LIMIT,
+            # Suspending the ModelDeployment pauses its download: the Job's pod goes, the
+            # partial files stay on the volume, and resuming continues from them.
+            "suspend": spec.suspend,
             "template": template,
         },
     }
+
+
+CLEANUP_UNUSED_FOR = "87600h"
+"""The inline volume's clean-up removes old commits (and cancelled downloads) only: nothing
+is "unused for too long" on a volume that holds one deployment's commits."""
+
+
+def cleanup_job(
+    spec: ModelDeploymentSpec, *, names: naming.Names, uid: str, commit: str, image: str
+) -> dict[str, Any]:
+    """Once every replica serves `commit`, remove the older commits from the inline volume
+    (`modeldeploy cache gc`: an old commit goes only when `commit` is Verified there)."""
+    labels = naming.child_labels(names.name, component=naming.COMPONENT_CLEANUP, commit=commit)
+    args = ["cache", "gc", CACHE_MOUNT, "--max-unused-for", CLEANUP_UNUSED_FOR]
+    args += ["--keep", f"{spec.model.repo}@{commit}", "--json"]
+    template = volume_job_template(
+        container="cleanup",
+        image=image,
+        args=args,
+        env=[],
+        claim=names.cache_claim,
+        labels=labels,
+        requests={"cpu": "100m", "memory": "256Mi"},
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": names.cleanup_job(commit),
+            "namespace": names.namespace,
+            "labels": labels,
+            "ownerReferences": [naming.owner_reference(name=names.name, uid=uid)],
+        },
+        "spec": {
+            "backoffLimit": 1,
+            "template": template,
+        },
+    }
+
+
+def volume_job_template(
+    *,
+    container: str,
+    image: str,
+    args: list[str],
+    env: list[dict[str, Any]],
+    claim: str,
+    labels: dict[str, str],
+    requests: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The pod template of a Job that works on a cache volume (fetch, verify, repair, clean
+    up): `modeldeploy ARGS` with the claim at /cache, a scratch emptyDir, Pod Security
+    'restricted', a read-only root file system."""
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [
+            {
+                "name": container,
+                "image": image,
+                "command": ["modeldeploy"],
+                "args": args,
+                "env": [*env, {"name": "HOME", "value": SCRATCH}],
+                "volumeMounts": [
+                    {"name": CACHE_VOLUME, "mountPath": CACHE_MOUNT},
+                    {"name": "tmp", "mountPath": SCRATCH},
+                ],
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "securityContext": {
+                    **restricted_container_security(),
+                    "readOnlyRootFilesystem": True,
+                },
+                "resources": {"requests": requests or {"cpu": "250m", "memory": "512Mi"}},
+            }
+        ],
+        "securityContext": {"fsGroup": RUN_AS_GROUP_FS, "runAsNonRoot": True},
+        "volumes": [
+            {"name": CACHE_VOLUME, "persistentVolumeClaim": {"claimName": claim}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    return {"metadata": {"labels": dict(labels)}, "spec": spec}
 
 
 def template_digest(template: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from modeldeploy.operator.api.spec import ModelDeploymentSpec
-from modeldeploy.operator.api.status import ModelDeploymentStatus, ReplicaStatus
+from modeldeploy.operator.api.status import ModelDeploymentStatus, ReplicaStatus, SharedCacheStatus
 from modeldeploy.operator.planners import naming
 from modeldeploy.operator.planners.observed import (
     PENDING,
@@ -22,6 +22,7 @@ from modeldeploy.operator.planners.observed import (
 )
 from modeldeploy.operator.planners.placement import Fit
 from modeldeploy.operator.planners.rollout import Plan
+from modeldeploy.operator.planners.usage import Tally
 
 # Runtime states of a container that has not yet proved anything since its last restart.
 STARTING_STATES = frozenset({"Starting", "Fetching", "Verifying", "Loading", "WarmingUp"})
@@ -143,6 +144,9 @@ class StatusInputs:
     now: datetime
     apply_errors: Sequence[str] = ()
     """What the API server refused to apply this time, one line per object."""
+    shared: SharedCacheStatus | None = None
+    """With spec.cache.name: the ModelCache directory and its state."""
+    usage: Tally | None = None
 
 
 def first_failure(runtime: Sequence[Replica]) -> tuple[Replica, tuple[str, str]] | None:

@@ -23,6 +23,7 @@ ANNOTATION_COMMIT = "modeldeploy.io/commit"
 COMPONENT_RUNTIME = "runtime"
 COMPONENT_FETCH = "fetch"
 COMPONENT_CACHE = "cache"
+COMPONENT_CLEANUP = "cleanup"
 
 UNRESOLVED_REVISION = "unresolved"
 """The revision label (and `render`'s placeholder) before the revision is resolved."""
@@ -69,6 +70,10 @@ class Names:
         rejects). At most 45 + 17 characters: a Job name must fit a label value (63).
         """
         return f"{self.name}-fetch-{commit[:JOB_SHA]}-{config[:JOB_CONFIG]}"
+
+    def cleanup_job(self, commit: str) -> str:
+        """The Job that drops older commits from the inline volume once `commit` serves."""
+        return f"{self.name}-gc-{commit[:JOB_SHA]}"
 
 
 def common_labels(name: str) -> dict[str, str]:

@@ -42,6 +42,9 @@ class RuntimeReport:
     verified: bool | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
     download: Mapping[str, Any] | None = None
+    requests: int | None = None
+    """/v1 requests this runtime process served (its `usage`; None from older runtimes)."""
+    last_request_at: str | None = None
 
     @classmethod
     def unreachable(cls, why: str) -> RuntimeReport:
@@ -58,6 +61,10 @@ class RuntimeReport:
             k: float(v) for k, v in (doc.get("timings") or {}).items() if isinstance(v, int | float)
         }
         verified = doc.get("verified")
+        raw_usage = doc.get("usage")
+        usage: Mapping[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+        count = usage.get("requests")
+        last = usage.get("lastRequestAt")
         return cls(
             reachable=True,
             state=state,
@@ -68,6 +75,8 @@ class RuntimeReport:
             verified=verified if isinstance(verified, bool) else None,
             timings=timings,
             download=doc.get("download") if isinstance(doc.get("download"), dict) else None,
+            requests=count if isinstance(count, int) and not isinstance(count, bool) else None,
+            last_request_at=last if isinstance(last, str) else None,
         )
 
 

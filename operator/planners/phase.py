@@ -37,10 +37,24 @@ STATE_ORDER = [
 ]
 
 
+def _paused(inp: StatusInputs) -> str:
+    """A download this suspension paused: how far it got (resuming continues from there)."""
+    fetch = inp.fetch
+    if fetch is None or fetch.succeeded or fetch.failed_finally:
+        return ""
+    if inp.shared is not None:
+        return "; the shared download pauses unless another deployment wants it"
+    doc, last = fetch.progress or {}, inp.previous.download
+    done = int(doc.get("bytesDone") or (last.bytes_done if last else 0))
+    total = int(doc.get("bytesTotal") or (last.bytes_total if last else 0))
+    of = f" of {total}" if total else ""
+    return f"; download paused at {done}{of} bytes (resuming continues from the partial files)"
+
+
 def phase_of(inp: StatusInputs, runtime: Sequence[Replica], ready: int) -> tuple[Phase, str]:
     spec, plan, resolve, fetch = inp.spec, inp.plan, inp.resolve, inp.fetch
     if spec.suspend:
-        return Phase.SUSPENDED, "suspended: scaled to zero, cache kept"
+        return Phase.SUSPENDED, "suspended: scaled to zero, cache kept" + _paused(inp)
     if resolve.commit is None:
         if resolve.error and not resolve.retryable:
             return Phase.FAILED, f"{resolve.error[0]}: {resolve.error[1]}"
@@ -52,6 +66,8 @@ def phase_of(inp: StatusInputs, runtime: Sequence[Replica], ready: int) -> tuple
         return (
             Phase.DEGRADED if ready else Phase.FAILED
         ), f"fetch of {resolve.commit[:12]} failed: {reason}: {text}"
+    if inp.shared is not None and inp.shared.state is None and plan.serving_commit is None:
+        return Phase.PENDING, inp.shared.message or f"waiting for ModelCache {inp.shared.name}"
     if spec.cache is not None and plan.serving_commit != resolve.commit:
         return Phase.DOWNLOADING, f"fetching {spec.model.repo}@{resolve.commit[:12]} into the cache"
     if inp.fit is not None and not inp.fit.fits:

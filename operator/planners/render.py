@@ -50,7 +50,13 @@ def render(
             f"Revision {revision!r} is not resolved here (the operator first resolves it to "
             f"a commit): labels read {naming.UNRESOLVED_REVISION!r} and paths use {revision!r}."
         )
-    if spec.cache is not None:
+    if spec.cache is not None and spec.cache.name is not None:
+        notes.append(
+            f"The model comes from ModelCache {spec.cache.name}: the operator applies the "
+            "Deployment only once that cache holds the model Verified (its fetch Job is the "
+            "cache's, not shown here)."
+        )
+    elif spec.cache is not None:
         notes.append("The operator applies the Deployment only after the fetch Job has succeeded.")
     fit = None
     if nodes is not None and spec.gpu.count > 0:

@@ -1,8 +1,10 @@
 """Which children should exist now: the plan for one ModelDeployment.
 
 The decisions that make a rollout safe live here, away from any I/O:
-* a resolved commit is fetched by its own Job (cache mode) and the Deployment moves to it
-  only once that Job succeeded, so old replicas serve meanwhile;
+* a resolved commit is fetched by its own Job (inline cache volume) and the Deployment moves
+  to it only once that Job succeeded, so old replicas serve meanwhile;
+* a ModelCache named by `spec.cache.name` is filled elsewhere (planners/cache/): this plan
+  makes neither a volume nor a fetch Job for it;
 * nothing fits (preflight) or `suspend: true` → zero replicas (the cache stays);
 * Jobs of commits neither served nor being fetched are obsolete.
 """
@@ -35,6 +37,9 @@ class Context:
     weight_bytes: int | None = None
     render: bool = False
     """`modeldeploy render`: show every object, as if the commit were resolved and fetched."""
+    rolled_out: bool = False
+    """The last status said Ready on `deployed_commit`: every replica serves it, none an older
+    commit (an inline cache volume may then drop the commits nobody serves)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,11 @@ def _fetch_job(
     )
 
 
+def _inline_cache(spec: ModelDeploymentSpec) -> bool:
+    """An inline cache volume, filled by this ModelDeployment's own fetch Jobs."""
+    return spec.cache is not None and spec.cache.inline
+
+
 def serving_commit(spec: ModelDeploymentSpec, ctx: Context) -> str | None:
     """The commit the replicas should run now."""
     if spec.cache is None or ctx.render:
@@ -95,9 +105,10 @@ def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
     image = spec.runtime.image or settings.runtime_image
     endpoint = settings.endpoint_for(spec.model.endpoint)
     objects: list[dict[str, Any]] = []
-    fetch_commit = ctx.commit if spec.cache is not None else None
+    inline = _inline_cache(spec)
+    fetch_commit = ctx.commit if inline else None
     fetch_name = None
-    if spec.cache is not None:
+    if inline:
         objects.append(
             fetchjob.cache_claim(
                 spec, names=names, uid=ctx.uid, storage_class=settings.cache_storage_class
@@ -126,6 +137,11 @@ def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
     keep = {
         fetch_job_name(spec, names=names, settings=settings, commit=c)
         for c in (fetch_commit, serving)
-        if c is not None and spec.cache is not None
+        if c is not None and inline
     }
+    settled = serving == ctx.deployed_commit == ctx.commit  # nothing newer being fetched
+    if inline and serving is not None and ctx.rolled_out and settled:
+        cleanup = fetchjob.cleanup_job(spec, names=names, uid=ctx.uid, commit=serving, image=image)
+        objects.append(cleanup)
+        keep.add(str(cleanup["metadata"]["name"]))
     return Plan(objects, serving, replicas, fetch_commit, frozenset(keep), fetch_name)

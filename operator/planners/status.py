@@ -21,6 +21,7 @@ from modeldeploy.operator.api.status import (
     Phase,
     PlacementStatus,
     Timings,
+    UsageStatus,
     VerificationStatus,
 )
 from modeldeploy.operator.api.validation import Problem
@@ -105,6 +106,8 @@ def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:
         verdicts.ready(inp, runtime, ready),
         verdicts.degraded(inp, runtime, ready),
     ]
+    if inp.shared is not None:
+        judged.append(verdicts.model_intact(inp.shared))
     commit = inp.resolve.commit
     return ModelDeploymentStatus(
         phase=current,
@@ -130,10 +133,20 @@ def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:
         selector=naming.selector_string(naming.runtime_selector(inp.name)),
         replica_statuses=[r.to_status() for r in sorted(runtime, key=lambda r: r.pod.name)],
         timings=_timings(inp, runtime),
+        cache=inp.shared,
+        usage=_usage(inp),
         conditions=conditions.merge(
             inp.previous.conditions, judged, generation=inp.generation, now=timestamp(inp.now)
         ),
     )
+
+
+def _usage(inp: StatusInputs) -> UsageStatus | None:
+    """Requests served, once any runtime reported its count (kept across restarts)."""
+    tally = inp.usage
+    if tally is None or (not tally.baselines and inp.previous.usage is None):
+        return inp.previous.usage
+    return UsageStatus(requests=tally.requests, last_used=tally.last_used)
 
 
 def _progress(inp: StatusInputs, runtime: Sequence[Replica], current: Phase) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modeldeploy.operator.api.status import CachedModelState, SharedCacheStatus
 from modeldeploy.operator.api.status import ConditionType as C
 from modeldeploy.operator.planners import conditions
 from modeldeploy.operator.planners.conditions import Verdict
@@ -44,6 +45,8 @@ def resolved(resolve: ResolveOutcome) -> Verdict:
 
 def fetched(inp: StatusInputs, runtime: Sequence[Replica]) -> Verdict:
     fetch = inp.fetch
+    if inp.shared is not None:
+        return _fetched_into_model_cache(inp)
     if inp.spec.cache is not None:
         if fetch is None:
             return conditions.unknown(
@@ -67,6 +70,36 @@ def fetched(inp: StatusInputs, runtime: Sequence[Replica]) -> Verdict:
         return conditions.false(C.FETCHED, *failed[0])
     return conditions.unknown(
         C.FETCHED, "PerPodFetch", "each replica fetches the model itself (no cache)"
+    )
+
+
+def _fetched_into_model_cache(inp: StatusInputs) -> Verdict:
+    shared, fetch = inp.shared, inp.fetch
+    assert shared is not None
+    where = f"ModelCache {shared.name}"
+    if shared.state is None and shared.message and "does not exist" in shared.message:
+        return conditions.false(C.FETCHED, "ModelCacheNotFound", shared.message)
+    if fetch is None:
+        return conditions.unknown(C.FETCHED, "WaitingForCommit", "the revision is not resolved yet")
+    if fetch.succeeded:
+        return conditions.true(C.FETCHED, "InModelCache", f"{where} holds {shared.directory}")
+    if fetch.failed_finally and fetch.error:
+        return conditions.false(C.FETCHED, *fetch.error)
+    return conditions.false(C.FETCHED, "Downloading", f"{where} is fetching {shared.directory}")
+
+
+def model_intact(shared: SharedCacheStatus) -> Verdict:
+    """With spec.cache.name: whether the directory's bytes still match their hashes."""
+    state = shared.state
+    where = f"ModelCache {shared.name}, {shared.directory}"
+    if state is CachedModelState.CORRUPTED:
+        return conditions.false(C.MODEL_INTACT, "ModelCorrupted", f"{where}: {shared.message}")
+    if state is CachedModelState.REPAIRING:
+        return conditions.false(C.MODEL_INTACT, "Repairing", f"{where}: {shared.message}")
+    if state is CachedModelState.VERIFIED:
+        return conditions.true(C.MODEL_INTACT, "Verified", f"{where}: every file matches")
+    return conditions.unknown(
+        C.MODEL_INTACT, "NotVerifiedYet", f"{where}: {state.value if state else 'not held yet'}"
     )
 
 

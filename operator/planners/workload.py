@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modeldeploy.operator.api.spec import ModelDeploymentSpec, VerifyMode
-from modeldeploy.operator.planners import fetchjob, naming, placement, probes
+from modeldeploy.operator.planners import cache, fetchjob, naming, placement, probes
 
 MODEL_MOUNT = "/model"
 TERMINATION_LOG = "/dev/termination-log"
@@ -41,7 +41,7 @@ def serve_args(
     """`modeldeploy serve` arguments of the runtime container."""
     runtime = spec.runtime
     revision = commit or spec.model.revision
-    model_dir = fetchjob.cache_dir(revision) if spec.cache else MODEL_MOUNT
+    model_dir = model_directory(spec, revision)
     args = [
         "serve",
         "--model-dir",
@@ -74,6 +74,19 @@ def serve_args(
     return args
 
 
+def model_directory(spec: ModelDeploymentSpec, revision: str) -> str:
+    """Where the runtime finds the model: its own emptyDir (no cache), `/cache/<commit>` on
+    an inline cache volume, or the shared directory of a ModelCache (repo, commit and file
+    selection in its name)."""
+    if spec.cache is None:
+        return MODEL_MOUNT
+    if spec.cache.name is None:
+        return fetchjob.cache_dir(revision)
+    if not cache.COMMIT.fullmatch(revision):
+        return f"{fetchjob.CACHE_MOUNT}/{revision}"  # `render` before any resolve
+    return f"{fetchjob.CACHE_MOUNT}/{cache.model_directory(spec.model, revision)}"
+
+
 def container_resources(spec: ModelDeploymentSpec) -> dict[str, Any]:
     """The user's resources with the GPU resource added as a limit and an equal request."""
     gpus = placement.gpu_resources(spec.gpu)
@@ -88,23 +101,28 @@ def container_resources(spec: ModelDeploymentSpec) -> dict[str, Any]:
 
 
 def _volumes(
-    spec: ModelDeploymentSpec, names: naming.Names
+    spec: ModelDeploymentSpec, names: naming.Names, *, commit: str | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     tmp_volume: dict[str, Any] = {"name": "tmp", "emptyDir": {}}
     tmp_mount: dict[str, Any] = {"name": "tmp", "mountPath": fetchjob.SCRATCH}
-    if spec.cache is not None:
-        claim = {"claimName": names.cache_claim, "readOnly": True}
-        volumes: list[dict[str, Any]] = [
-            {"name": fetchjob.CACHE_VOLUME, "persistentVolumeClaim": claim},
-            tmp_volume,
-        ]
-        mounts = [
-            {"name": fetchjob.CACHE_VOLUME, "mountPath": fetchjob.CACHE_MOUNT, "readOnly": True},
-            tmp_mount,
-        ]
-        return volumes, mounts
-    model_volume = {"name": "model", "emptyDir": {}}
-    return [model_volume, tmp_volume], [{"name": "model", "mountPath": MODEL_MOUNT}, tmp_mount]
+    if spec.cache is None:
+        model_volume = {"name": "model", "emptyDir": {}}
+        return [model_volume, tmp_volume], [{"name": "model", "mountPath": MODEL_MOUNT}, tmp_mount]
+    mount: dict[str, Any] = {
+        "name": fetchjob.CACHE_VOLUME,
+        "mountPath": fetchjob.CACHE_MOUNT,
+        "readOnly": True,
+    }
+    claim_name = names.cache_claim
+    if spec.cache.name is not None:
+        claim_name = cache.claim_name(spec.cache.name)
+        # A shared volume holds other deployments' models, fetched with their tokens: each
+        # replica sees its own model's directory only.
+        directory = model_directory(spec, commit or spec.model.revision)
+        mount = {**mount, "mountPath": directory, "subPath": directory.rsplit("/", 1)[-1]}
+    claim = {"claimName": claim_name, "readOnly": True}
+    volumes = [{"name": fetchjob.CACHE_VOLUME, "persistentVolumeClaim": claim}, tmp_volume]
+    return volumes, [mount, tmp_mount]
 
 
 def runtime_container(
@@ -149,7 +167,7 @@ def deployment(spec: ModelDeploymentSpec, inputs: WorkloadInputs) -> dict[str, A
         names.name, component=naming.COMPONENT_RUNTIME, commit=inputs.commit
     )
     annotations = {naming.ANNOTATION_COMMIT: inputs.commit or naming.UNRESOLVED_REVISION}
-    volumes, mounts = _volumes(spec, names)
+    volumes, mounts = _volumes(spec, names, commit=inputs.commit)
     pod_spec: dict[str, Any] = {
         "containers": [runtime_container(spec, inputs, mounts)],
         "volumes": volumes,

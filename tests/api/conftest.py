@@ -1,4 +1,4 @@
-"""Fixtures for the API tests: the generated CRD schema as a JSON Schema validator."""
+"""Fixtures for the API tests: the generated CRD schemas as JSON Schema validators."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def examples_of(kind: str) -> list[Path]:
+    return [path for path in EXAMPLES if load_yaml(path)["kind"] == kind]
+
+
 @pytest.fixture(scope="session")
 def openapi_validator() -> jsonschema.Draft7Validator:
     """The CRD's openAPIV3Schema checked with jsonschema.
@@ -28,3 +32,9 @@ def openapi_validator() -> jsonschema.Draft7Validator:
     is the judge of those (tests/e2e). Types, enums, bounds and patterns are the same.
     """
     return jsonschema.Draft7Validator(crd.openapi_schema())
+
+
+@pytest.fixture(scope="session")
+def cache_openapi_validator() -> jsonschema.Draft7Validator:
+    """The ModelCache CRD's openAPIV3Schema checked with jsonschema (see openapi_validator)."""
+    return jsonschema.Draft7Validator(crd.openapi_schema(definition=crd.MODEL_CACHE))

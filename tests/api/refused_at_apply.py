@@ -1,9 +1,11 @@
-"""ModelDeployments the API server refuses at apply, with the field its message names.
+"""ModelDeployments (and ModelCaches) the API server refuses at apply, with the field named.
 
 One table for both judges, so they cannot drift apart: tests/api checks that
 `validate_model_deployment` refuses each one naming the same field, and
 tests/e2e/test_invalid_manifests_are_rejected_with_the_field.py applies each one to a real
-API server. ACCEPTED holds edge cases both must let through.
+API server. ACCEPTED holds edge cases both must let through. The CACHE_ tables do the same
+for ModelCaches (`validate_model_cache`; the real API server in
+tests/api/test_api_server_judges_model_caches.py).
 """
 
 from __future__ import annotations
@@ -89,6 +91,20 @@ REFUSED_BY_CEL = [
             field="spec.resources.requests"),
     Refused("cache-size-zero", {"cache": {"size": 0}}, field="spec.cache.size"),
     Refused("cache-size-zero-gi", {"cache": {"size": "0.0Gi"}}, field="spec.cache.size"),
+    # spec.cache: a ModelCache by name, or an inline volume (size required), never both.
+    Refused("cache-name-with-size", {"cache": {"name": "shared", "size": "1Gi"}},
+            field="spec.cache.size"),
+    Refused("cache-name-with-storage-class",
+            {"cache": {"name": "shared", "storageClassName": "standard"}},
+            field="spec.cache.storageClassName"),
+    Refused("cache-name-with-access-mode",
+            {"cache": {"name": "shared", "accessMode": "ReadWriteMany"}},
+            field="spec.cache.accessMode"),
+    Refused("cache-name-with-retention", {"cache": {"name": "shared", "retention": "Retain"}},
+            field="spec.cache.retention"),
+    Refused("cache-inline-without-size", {"cache": {"storageClassName": "standard"}},
+            field="spec.cache.size"),
+    Refused("cache-empty", {"cache": {}}, field="spec.cache.size"),
     Refused("toleration-exists-with-value",
             {"placement": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}},
             field="spec.placement.tolerations[0].value"),
@@ -105,6 +121,8 @@ REFUSED_BY_SCHEMA = [
     Refused("quantity-plus-sign", {"cache": {"size": "+1Gi"}}, field="spec.cache.size"),
     Refused("quantity-bare-fraction", {"cache": {"size": ".5Gi"}}, field="spec.cache.size"),
     Refused("quantity-too-long", {"cache": {"size": "1" * 65}}, field="spec.cache.size"),
+    Refused("cache-name-not-a-name", {"cache": {"name": "Shared"}}, field="spec.cache.name"),
+    Refused("cache-name-too-long", {"cache": {"name": "c" * 37}}, field="spec.cache.name"),
     Refused("toleration-operator",
             {"placement": {"tolerations": [{"key": "k", "operator": "Maybe"}]}},
             field="spec.placement.tolerations[0].operator"),
@@ -120,6 +138,8 @@ REFUSED_BY_SCHEMA = [
     Refused("too-many-tolerations",
             {"placement": {"tolerations": [{"key": f"k{i}"} for i in range(65)]}},
             field="spec.placement.tolerations"),
+    Refused("too-many-pins", _model(sha256={f"f{i}": HEX64 for i in range(4097)}),
+            field="spec.model.sha256"),
     Refused("too-many-requests",
             {"resources": {"requests": {f"example.com/r{i}": 1 for i in range(33)}}},
             field="spec.resources.requests"),
@@ -144,6 +164,11 @@ ACCEPTED = [
              {"gpu": {"count": 1, "resourceName": "nvidia.com/mig-1g.10gb"},
               "resources": {"limits": {"nvidia.com/gpu": 1}}}),
     Manifest("cache-size-int", {"cache": {"size": 1}}),
+    Manifest("cache-by-name", {"cache": {"name": "shared"}}),
+    Manifest("cache-by-name-36", {"cache": {"name": "c" * 36}}),
+    Manifest("cache-inline-all-fields",
+             {"cache": {"size": "1Gi", "storageClassName": "standard",
+                        "accessMode": "ReadWriteOnce", "retention": "Delete"}}),
     Manifest("tolerations",
              {"placement": {"tolerations": [
                  {"key": "a", "operator": "Exists", "value": ""},
@@ -151,4 +176,122 @@ ACCEPTED = [
                   "tolerationSeconds": 30},
                  {"key": "c", "operator": "", "effect": ""},
                  {"key": "d", "value": None, "effect": None}]}}),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CacheManifest(Manifest):
+    """A ModelCache: a spec merged over {storage: {size: 1Gi}} (a None drops the key)."""
+
+    def body(self) -> dict[str, Any]:
+        spec = {"storage": {"size": "1Gi"}, **self.spec}
+        return {
+            "apiVersion": "modeldeploy.io/v1alpha1",
+            "kind": "ModelCache",
+            "metadata": {"name": self.object_name},
+            "spec": {key: value for key, value in spec.items() if value is not None},
+        }
+
+
+@dataclass(frozen=True)
+class CacheRefused(CacheManifest):
+    """Refused at apply; the message names `field` (a Python path starts with it)."""
+
+    field: str = ""
+
+
+def _storage(**fields: Any) -> dict[str, Any]:
+    return {"storage": {"size": "1Gi", **fields}}
+
+
+CACHE_REFUSED_BY_CEL = [
+    CacheRefused("size-zero", {"storage": {"size": 0}}, field="spec.storage.size"),
+    CacheRefused("size-zero-gi", {"storage": {"size": "0Gi"}}, field="spec.storage.size"),
+    CacheRefused("access-mode-one-pod", _storage(accessMode="ReadWriteOncePod"),
+                 field="spec.storage.accessMode"),
+    CacheRefused("verify-every-30s", {"verify": {"every": "30s"}}, field="spec.verify.every"),
+    CacheRefused("verify-every-59s", {"verify": {"every": "59s"}}, field="spec.verify.every"),
+    CacheRefused("verify-every-zero", {"verify": {"every": "0m"}}, field="spec.verify.every"),
+    CacheRefused("verify-every-zeros-and-seconds", {"verify": {"every": "0d00h0m059s"}},
+                 field="spec.verify.every"),
+    CacheRefused("verify-every-bare-zero", {"verify": {"every": "0"}}, field="spec.verify.every"),
+    CacheRefused("verify-every-parts-short", {"verify": {"every": "30s29.9s"}},
+                 field="spec.verify.every"),
+    CacheRefused("verify-every-fraction-short", {"verify": {"every": ".0166h"}},
+                 field="spec.verify.every"),
+    CacheRefused("max-unused-zero", {"retention": {"maxUnusedFor": "0h0.0s"}},
+                 field="spec.retention.maxUnusedFor"),
+    CacheRefused("max-unused-bare-zero", {"retention": {"maxUnusedFor": "0"}},
+                 field="spec.retention.maxUnusedFor"),
+    CacheRefused("watermarks-equal", {"retention": {"highWatermark": 80, "lowWatermark": 80}},
+                 field="spec.retention.lowWatermark"),
+    CacheRefused("low-watermark-over-default-high", {"retention": {"lowWatermark": 95}},
+                 field="spec.retention.lowWatermark"),
+    CacheRefused("preload-repo-double-dash", {"preload": [{"repo": "acme/a--b"}]},
+                 field="spec.preload[0].repo"),
+    CacheRefused("preload-include-parent",
+                 {"preload": [{"repo": "acme/a"}, {"repo": "acme/b", "include": ["../x"]}]},
+                 field="spec.preload[1].include[0]"),
+]  # fmt: skip
+
+CACHE_REFUSED_BY_SCHEMA = [
+    CacheRefused("name-too-long", name="m" * 37, field="metadata.name"),
+    CacheRefused("storage-missing", {"storage": None}, field="spec.storage"),
+    CacheRefused("size-missing", {"storage": {"storageClassName": "standard"}},
+                 field="spec.storage.size"),
+    CacheRefused("size-negative", {"storage": {"size": "-1Gi"}}, field="spec.storage.size"),
+    CacheRefused("access-mode-unknown", _storage(accessMode="ReadOnlyMany"),
+                 field="spec.storage.accessMode"),
+    CacheRefused("verify-every-no-unit", {"verify": {"every": "3600"}}, field="spec.verify.every"),
+    CacheRefused("verify-every-weeks", {"verify": {"every": "1w"}}, field="spec.verify.every"),
+    CacheRefused("verify-every-milliseconds", {"verify": {"every": "90000ms"}},
+                 field="spec.verify.every"),
+    CacheRefused("verify-every-space", {"verify": {"every": "1h 30m"}},
+                 field="spec.verify.every"),
+    CacheRefused("verify-every-too-long", {"verify": {"every": "1" * 32 + "s"}},
+                 field="spec.verify.every"),
+    CacheRefused("max-unused-negative", {"retention": {"maxUnusedFor": "-1h"}},
+                 field="spec.retention.maxUnusedFor"),
+    CacheRefused("high-watermark-over-100", {"retention": {"highWatermark": 101}},
+                 field="spec.retention.highWatermark"),
+    CacheRefused("low-watermark-100", {"retention": {"lowWatermark": 100,
+                                                     "highWatermark": 100}},
+                 field="spec.retention.lowWatermark"),
+    CacheRefused("repair-not-a-boolean", {"verify": {"repair": "yes"}},
+                 field="spec.verify.repair"),
+    CacheRefused("too-many-preloads", {"preload": [{"repo": f"acme/m{i}"} for i in range(65)]},
+                 field="spec.preload"),
+]  # fmt: skip
+
+CACHE_REFUSED = CACHE_REFUSED_BY_CEL + CACHE_REFUSED_BY_SCHEMA
+
+CACHE_ACCEPTED = [
+    CacheManifest("minimal"),
+    CacheManifest("name-36", name="m" * 36),
+    CacheManifest("full", {
+        "storage": {"storageClassName": "standard", "size": "200Gi",
+                    "accessMode": "ReadWriteOnce"},
+        "suspend": True,
+        "preload": [{"repo": "acme/tiny-llama", "revision": "main",
+                     "endpoint": "http://hub-mirror:8090",
+                     "tokenSecretRef": {"name": "hf-token", "key": "token"},
+                     "include": ["*.safetensors", "*.json"],
+                     "sha256": {"model.safetensors": HEX64}}],
+        "verify": {"every": "1m", "repair": False},
+        "retention": {"maxUnusedFor": "7d", "highWatermark": 100, "lowWatermark": 0},
+    }),
+    CacheManifest("size-int", {"storage": {"size": 1}}),
+    CacheManifest("verify-every-60s", {"verify": {"every": "60s"}}),
+    CacheManifest("verify-every-leading-zeros", {"verify": {"every": "0h01m"}}),
+    CacheManifest("verify-every-1h30m", {"verify": {"every": "1h30m"}}),
+    CacheManifest("verify-every-100s", {"verify": {"every": "100s"}}),
+    CacheManifest("verify-every-all-units", {"verify": {"every": "1d2h3m4s"}}),
+    CacheManifest("verify-every-parts-sum", {"verify": {"every": "30s30s"}}),
+    CacheManifest("verify-every-any-order", {"verify": {"every": "30m1h"}}),
+    CacheManifest("verify-every-fraction", {"verify": {"every": "1.5h"}}),
+    CacheManifest("verify-every-fraction-of-a-day", {"verify": {"every": ".001d"}}),
+    CacheManifest("verify-every-trailing-dot", {"verify": {"every": "1.m"}}),
+    CacheManifest("max-unused-1s", {"retention": {"maxUnusedFor": "1s"}}),
+    CacheManifest("watermarks-adjacent", {"retention": {"highWatermark": 91,
+                                                       "lowWatermark": 90}}),
 ]  # fmt: skip

@@ -41,6 +41,7 @@ SCHEMA_CASES = [
     ("spec.model.sha256", {"model.safetensors": "not-a-digest"}),
     ("spec.runtime.dtype", "int4"),
     ("spec.cache", {"size": "lots"}),
+    ("spec.cache.name", "Shared_Cache"),
     ("spec.model.allowPickle", "yes"),
 ]
 
@@ -86,6 +87,9 @@ SEMANTIC_CASES = [
         {"tolerations": [{"operator": "Maybe"}]},
         "spec.placement.tolerations[0].operator",
     ),
+    ("spec.cache", {"name": "shared", "size": "1Gi"}, "spec.cache.size"),
+    ("spec.cache", {"name": "shared", "retention": "Delete"}, "spec.cache.retention"),
+    ("spec.cache", {"accessMode": "ReadWriteOnce"}, "spec.cache.size"),
     ("metadata.name", "9-lives", "metadata.name"),
     ("metadata.name", "x" * 60, "metadata.name"),
 ]
@@ -110,3 +114,26 @@ def test_parse_raises_with_all_problems() -> None:
         validation.parse_model_deployment(_with("spec.gpu.count", -2))
     assert "spec.gpu.count" in str(info.value)
     assert info.value.problems[0].path == "spec.gpu.count"
+
+
+def test_a_named_cache_with_every_inline_field_names_each() -> None:
+    obj = _with("spec.cache", {"name": "shared", "size": "1Gi", "storageClassName": "fast",
+                               "accessMode": "ReadWriteOnce", "retention": "Retain"})  # fmt: skip
+    paths = [p.path for p in validation.validate_model_deployment(obj)]
+    assert paths == ["spec.cache.accessMode", "spec.cache.retention", "spec.cache.size",
+                     "spec.cache.storageClassName"]  # fmt: skip
+
+
+def test_parse_model_cache_raises_with_all_problems() -> None:
+    body = {"apiVersion": "modeldeploy.io/v1alpha1", "kind": "ModelCache",
+            "metadata": {"name": "shared"},
+            "spec": {"storage": {"size": "0"}, "verify": {"every": "10s"},
+                     "retention": {"lowWatermark": 95}}}  # fmt: skip
+    with pytest.raises(validation.InvalidModelCacheError) as info:
+        validation.parse_model_cache(body)
+    assert [p.path for p in info.value.problems] == [
+        "spec.retention.lowWatermark", "spec.storage.size", "spec.verify.every"
+    ]  # fmt: skip
+    assert isinstance(info.value, validation.InvalidObjectError)
+    body["spec"] = {"storage": {"size": "1Gi"}}
+    assert validation.parse_model_cache(body).spec.retention.low_watermark == 75

@@ -1,4 +1,4 @@
-"""The generated schema obeys the rules of a Kubernetes structural schema."""
+"""The generated schemas (both kinds) obey the rules of a Kubernetes structural schema."""
 
 from __future__ import annotations
 
@@ -25,8 +25,12 @@ def _nodes(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str
         yield from _nodes(node["additionalProperties"], f"{path}{{}}")
 
 
-@pytest.mark.parametrize("path,node", list(_nodes(crd.openapi_schema())))
-def test_every_node_is_structural(path: str, node: dict[str, Any]) -> None:
+SCHEMAS = {d.kind: crd.openapi_schema(definition=d) for d in crd.DEFINITIONS}
+NODES = [(kind, path, node) for kind, schema in SCHEMAS.items() for path, node in _nodes(schema)]
+
+
+@pytest.mark.parametrize("kind,path,node", NODES, ids=[f"{k}{p}" for k, p, _ in NODES])
+def test_every_node_is_structural(kind: str, path: str, node: dict[str, Any]) -> None:
     assert "type" in node or any(node.get(k) for k in _UNTYPED_OK), f"{path} has no type"
     assert not (_FORBIDDEN & node.keys()), f"{path} carries {_FORBIDDEN & node.keys()}"
     assert not ("properties" in node and "additionalProperties" in node), path
@@ -34,8 +38,9 @@ def test_every_node_is_structural(path: str, node: dict[str, Any]) -> None:
         assert not (_STRUCTURE - {"type"}) & branch.keys(), f"{path}: structure inside anyOf"
 
 
-def test_every_spec_and_status_field_has_a_description() -> None:
-    openapi = crd.openapi_schema()
+@pytest.mark.parametrize("kind", SCHEMAS)
+def test_every_spec_and_status_field_has_a_description(kind: str) -> None:
+    openapi = SCHEMAS[kind]
     for root in ("spec", "status"):
         for path, node in _nodes(openapi["properties"][root], root):
             if path.endswith(("[]", "{}")):

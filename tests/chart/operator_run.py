@@ -27,6 +27,8 @@ from tests.support.hubserver import HubServer, safetensors_bytes
 OPERATOR_NAMESPACE = "modeldeploy-system"
 REPO_ID = "acme/tiny-chat"
 FORBIDDEN_MARKERS = ("Forbidden", " 403", "forbidden")
+SHARED_CACHE = "shared"
+SHARED_USER = "shared-user"
 EXPECTED_CHILDREN = {
     "PersistentVolumeClaim/cached-cache",
     "Deployment/uncached",
@@ -41,16 +43,15 @@ OPERATOR_ENV = {
 
 @contextlib.contextmanager
 def control_plane_with_crd() -> Iterator[Cluster]:
-    """etcd + kube-apiserver with the chart's CRD established (skips when not built)."""
+    """etcd + kube-apiserver with the chart's CRDs established (skips when not built)."""
     reason = unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
     with running_cluster(full=False) as cluster:
-        crd = rendering.CHART / "crds" / "modeldeploy.io_modeldeployments.yaml"
-        cluster.kubectl("apply", "--server-side", f"--filename={crd}")
+        cluster.kubectl("apply", "--server-side", f"--filename={rendering.CHART / 'crds'}")
         cluster.kubectl(
             "wait", "--for=condition=Established", "crd/modeldeployments.modeldeploy.io",
-            "--timeout=30s",
+            "crd/modelcaches.modeldeploy.io", "--timeout=30s",
         )  # fmt: skip
         yield cluster
 
@@ -121,10 +122,25 @@ def model_deployment(name: str, *, endpoint: str, cached: bool) -> dict[str, Any
     }  # fmt: skip
 
 
+def model_cache(name: str, *, endpoint: str) -> dict[str, Any]:
+    """A ModelCache preloading REPO_ID: its volume and fetch Job come from the operator."""
+    return {
+        "apiVersion": "modeldeploy.io/v1alpha1", "kind": "ModelCache",
+        "metadata": {"name": name},
+        "spec": {"storage": {"storageClassName": "standard", "size": "1Gi"},
+                 "preload": [{"repo": REPO_ID, "endpoint": endpoint}]},
+    }  # fmt: skip
+
+
 def apply_cached_and_uncached(cluster: Cluster, namespace: str, hub: HubServer) -> None:
+    """An inline-cached and an uncached ModelDeployment, and a ModelCache with one user."""
     for name, cached in (("cached", True), ("uncached", False)):
         manifest = json.dumps(model_deployment(name, endpoint=hub.endpoint, cached=cached))
         cluster.kubectl("apply", f"--namespace={namespace}", "--filename=-", stdin=manifest)
+    shared = model_deployment(SHARED_USER, endpoint=hub.endpoint, cached=False)
+    shared["spec"]["cache"] = {"name": SHARED_CACHE}
+    for obj in (model_cache(SHARED_CACHE, endpoint=hub.endpoint), shared):
+        cluster.kubectl("apply", f"--namespace={namespace}", "--filename=-", stdin=json.dumps(obj))
 
 
 def children(cluster: Cluster, namespace: str) -> set[str]:
@@ -147,16 +163,20 @@ def wait_for_children(cluster: Cluster, namespace: str, *, log: Path) -> set[str
     return eventually(observe, complete, what=f"children applied (operator log {log})", timeout=60)
 
 
-def wait_for_status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
-    """The status once the operator has written a phase for generation 1."""
+def wait_for_status(
+    cluster: Cluster, namespace: str, name: str, *, kind: str = "modeldeployment"
+) -> dict[str, Any]:
+    """The status once the operator has written it for generation 1 (a phase, for a
+    ModelDeployment)."""
 
     def observe() -> dict[str, Any]:
-        obj = cluster.kubectl_json("get", "modeldeployment", name, f"--namespace={namespace}")
+        obj = cluster.kubectl_json("get", kind, name, f"--namespace={namespace}")
         status: dict[str, Any] = obj.get("status") or {}
         return status
 
     def written(status: dict[str, Any]) -> bool:
-        return bool(status.get("phase")) and status.get("observedGeneration") == 1
+        phase_written = kind != "modeldeployment" or bool(status.get("phase"))
+        return phase_written and status.get("observedGeneration") == 1
 
     return eventually(observe, written, what=f"status of {name} written", timeout=60)
 

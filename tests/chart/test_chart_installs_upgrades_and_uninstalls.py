@@ -24,6 +24,7 @@ from tests.support.cluster import Cluster
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 CRD = "customresourcedefinition/modeldeployments.modeldeploy.io"
+CACHE_CRD = "customresourcedefinition/modelcaches.modeldeploy.io"
 
 
 def helm_on(cluster: Cluster, helm_bin: Path, home: Path, *args: str) -> str:
@@ -60,7 +61,7 @@ def test_install_upgrade_uninstall_in_a_restricted_namespace(
     notes = helm_on(cluster, helm_bin, tmp_path, "install", release, str(rendering.CHART),
                     f"--namespace={namespace}", "--wait", "--timeout=90s")  # fmt: skip
     assert "kubectl get mdep" in notes and "kubectl apply" in notes
-    cluster.kubectl("get", CRD)
+    cluster.kubectl("get", CRD, CACHE_CRD)
     cluster.kubectl("rollout", "status", deployment, f"--namespace={namespace}", "--timeout=60s")
     assert len(operator_pods(cluster, namespace)) == 1
 
@@ -76,7 +77,8 @@ def test_install_upgrade_uninstall_in_a_restricted_namespace(
     helm_on(cluster, helm_bin, tmp_path, "uninstall", release, f"--namespace={namespace}", "--wait")
     left = cluster.kubectl("get", f"clusterrole/{release}-modeldeploy", check=False)
     assert left.returncode != 0 and "NotFound" in left.stderr
-    cluster.kubectl("get", CRD)  # Helm never deletes CRDs: ModelDeployments survive an uninstall
+    # Helm never deletes CRDs: ModelDeployments and ModelCaches survive an uninstall.
+    cluster.kubectl("get", CRD, CACHE_CRD)
 
 
 def pod_from_template(helm_bin: Path, namespace: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The operator runs as a subprocess under a kubeconfig holding only a token of the chart's
 ServiceAccount, bound to exactly the rules `helm template` renders. It must reconcile a cached
-and an uncached ModelDeployment (children applied, status written) without a single 403.
+and an uncached ModelDeployment, a ModelCache and a ModelDeployment using it (children applied,
+status written) without a single 403.
 Each call documented in operator/kube.py is also checked with the API server's own authorizer
 (a SubjectAccessReview), which covers calls this short run may not reach (pods/log, deleting
 Jobs); and rights the chart must not grant are checked to be refused.
@@ -139,9 +140,12 @@ def test_operator_reconciles_under_the_chart_rbac_without_a_403(
     try:
         operator_run.apply_cached_and_uncached(cluster, namespace, hub)
         operator_run.wait_for_children(cluster, namespace, log=operator.log)
-        for name in ("cached", "uncached"):
+        for name in ("cached", "uncached", operator_run.SHARED_USER):
             status = operator_run.wait_for_status(cluster, namespace, name)
             assert status.get("resolvedRevision") == hub.repos[REPO_ID].refs["main"]
+        operator_run.wait_for_status(
+            cluster, namespace, operator_run.SHARED_CACHE, kind="modelcache"
+        )
         time.sleep(2)  # a few more reconcile and poll rounds
         assert operator.proc.poll() is None, f"operator exited:\n{operator.text()[-3000:]}"
     finally:

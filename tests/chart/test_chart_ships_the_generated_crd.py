@@ -1,4 +1,4 @@
-"""The chart installs exactly the CRD generated from the API models (one source of truth).
+"""The chart installs exactly the CRDs generated from the API models (one source of truth).
 
 The chart holds a copy (Helm warns on every command about a symlink in a chart), refreshed by
 `make crd`; this test fails when the two drift apart.
@@ -6,16 +6,26 @@ The chart holds a copy (Helm warns on every command about a symlink in a chart),
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from modeldeploy.operator.api import crd
 from tests.chart.rendering import CHART, REPO
 
-CRD_FILE = "modeldeploy.io_modeldeployments.yaml"
+CRD_FILES = [Path(name).name for name in crd.CRD_FILES]
 
 
-def test_chart_crd_is_byte_identical_to_the_generated_file() -> None:
-    generated = (REPO / "crds" / CRD_FILE).read_bytes()
-    shipped = (CHART / "crds" / CRD_FILE).read_bytes()
+@pytest.mark.parametrize("name", CRD_FILES)
+def test_chart_crd_is_byte_identical_to_the_generated_file(name: str) -> None:
+    generated = (REPO / "crds" / name).read_bytes()
+    shipped = (CHART / "crds" / name).read_bytes()
     assert shipped == generated, "charts/modeldeploy/crds is stale: run `make crd`"
 
 
-def test_chart_crds_folder_holds_nothing_else() -> None:
-    assert sorted(p.name for p in (CHART / "crds").iterdir()) == [CRD_FILE]
+def test_chart_ships_both_kinds_and_nothing_else() -> None:
+    assert sorted(CRD_FILES) == [
+        "modeldeploy.io_modelcaches.yaml",
+        "modeldeploy.io_modeldeployments.yaml",
+    ]
+    assert sorted(p.name for p in (CHART / "crds").iterdir()) == sorted(CRD_FILES)

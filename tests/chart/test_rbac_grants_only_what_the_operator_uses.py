@@ -24,6 +24,8 @@ Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
 EXTRA_GRANTS: dict[Grant, str] = {
     ("modeldeploy.io", "modeldeployments/finalizers", "update"):
         "owner references with blockOwnerDeletion under OwnerReferencesPermissionEnforcement",
+    ("modeldeploy.io", "modelcaches/finalizers", "update"):
+        "the same, for a ModelCache's volume and Jobs",
 }  # fmt: skip
 # Calls in the list that cluster-wide mode does not grant: kopf lists and watches namespaces
 # only when it is given namespaces (namespaced mode grants them; a real run showed kopf does
@@ -101,6 +103,7 @@ def operator_roles(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_the_table_in_kube_py_is_readable() -> None:
     calls = documented_calls(kube.__doc__ or "")
     assert ("modeldeploy.io", "modeldeployments/status", "patch") in calls
+    assert ("modeldeploy.io", "modelcaches", "watch") in calls
     assert ("", "pods/log", "get") in calls
     assert len(calls) >= 20
 
@@ -179,3 +182,34 @@ def test_users_with_edit_can_scale_but_not_write_status(helm_bin: Path) -> None:
     assert not any(
         r == "modeldeployments/status" and v in {"update", "patch"} for _, r, v in granted
     )
+
+
+def test_the_model_cache_and_its_jobs_are_covered(helm_bin: Path) -> None:
+    """The second kind: watched, its status written, its volume, Jobs and their logs."""
+    granted = grants(operator_roles(rendering.render(helm_bin))[0]["rules"])
+    for call in [
+        ("modeldeploy.io", "modelcaches", "list"),
+        ("modeldeploy.io", "modelcaches", "watch"),
+        ("modeldeploy.io", "modelcaches/status", "patch"),
+        ("batch", "jobs", "create"),
+        ("batch", "jobs", "delete"),
+        ("", "persistentvolumeclaims", "create"),
+        ("", "pods/log", "get"),
+    ]:
+        assert call in granted, call
+    # What it never does: write the spec of a ModelCache, delete one, or its volume.
+    for call in [
+        ("modeldeploy.io", "modelcaches", "update"),
+        ("modeldeploy.io", "modelcaches", "delete"),
+        ("", "persistentvolumeclaims", "delete"),
+    ]:
+        assert call not in granted, call
+
+
+def test_users_with_edit_manage_model_caches_and_viewers_see_them(helm_bin: Path) -> None:
+    roles = {r["metadata"]["name"].rsplit("-", 1)[-1]: grants(r["rules"])
+             for r in rendering.of_kind(rendering.render(helm_bin), "ClusterRole")}  # fmt: skip
+    assert ("modeldeploy.io", "modelcaches", "create") in roles["edit"]
+    assert ("modeldeploy.io", "modelcaches/status", "patch") not in roles["edit"]
+    assert ("modeldeploy.io", "modelcaches", "list") in roles["view"]
+    assert not any(v not in {"get", "list", "watch"} for _, _, v in roles["view"])

@@ -61,8 +61,10 @@ def test_every_rendered_object_is_valid(helm_bin: Path, values: Path | None, ver
     assert errors == []
 
 
-def test_the_generated_crd_is_a_valid_customresourcedefinition() -> None:
-    crd = yaml.safe_load((CHART / "crds" / "modeldeploy.io_modeldeployments.yaml").read_text())
+@pytest.mark.parametrize("name", ["modeldeploy.io_modeldeployments.yaml",
+                                  "modeldeploy.io_modelcaches.yaml"])  # fmt: skip
+def test_the_generated_crd_is_a_valid_customresourcedefinition(name: str) -> None:
+    crd = yaml.safe_load((CHART / "crds" / name).read_text())
     assert validate(crd, control_plane_version()) is None
 
 

@@ -22,15 +22,17 @@ HUGE_BYTES = 200 * helpers.GIB
 
 @pytest.fixture(scope="session")
 def crd(cluster: Cluster) -> Path:
-    cluster.kubectl("apply", "--server-side", "--filename", str(helpers.CRD_FILE))
-    helpers.wait_for(
-        lambda: helpers.condition(
-            cluster.kubectl_json("get", "crd", "modeldeployments.modeldeploy.io"), "Established"
-        ),
-        lambda cond: bool(cond) and cond["status"] == "True",
-        what="the CRD Established",
-        timeout=30,
-    )
+    for path in helpers.CRD_FILES:
+        cluster.kubectl("apply", "--server-side", "--filename", str(path))
+    for name in ("modeldeployments.modeldeploy.io", "modelcaches.modeldeploy.io"):
+        helpers.wait_for(
+            lambda name=name: helpers.condition(  # type: ignore[misc]
+                cluster.kubectl_json("get", "crd", name), "Established"
+            ),
+            lambda cond: bool(cond) and cond["status"] == "True",
+            what=f"the CRD {name} Established",
+            timeout=30,
+        )
     return helpers.CRD_FILE
 
 

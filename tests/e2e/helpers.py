@@ -31,6 +31,7 @@ from tests.support.cluster.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "crds" / "modeldeploy.io_modeldeployments.yaml"
+CRD_FILES = (CRD_FILE, ROOT / "crds" / "modeldeploy.io_modelcaches.yaml")
 GIB = 1 << 30
 
 

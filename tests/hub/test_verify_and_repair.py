@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modeldeploy.hub import fetch, verify
+from modeldeploy.hub import fetch, repairing, verify
 from modeldeploy.hub.errors import FetchError, FetchReason
 from tests.hub.conftest import ModelRepo
 from tests.support.hubserver import HubServer
@@ -64,7 +64,7 @@ def test_repair_redownloads_only_the_bad_file(hub: HubServer, fetched: Path, mod
     _flip_byte(fetched / SHARD, 5)
     before = json.loads((fetched / ".modeldeploy" / "manifest.json").read_text())
 
-    report = verify.repair(fetched, endpoint=hub.endpoint)
+    report = repairing.repair(fetched, endpoint=hub.endpoint)
 
     assert report.ok and report.repaired == (SHARD,)
     assert (fetched / SHARD).read_bytes() == model.files[SHARD]
@@ -78,7 +78,7 @@ def test_repair_redownloads_only_the_bad_file(hub: HubServer, fetched: Path, mod
 def test_repair_uses_the_endpoint_in_the_manifest(hub: HubServer, fetched: Path):
     (fetched / "README.md").unlink()
 
-    assert verify.repair(fetched).repaired == ("README.md",)
+    assert repairing.repair(fetched).repaired == ("README.md",)
 
 
 def test_missing_or_broken_manifest_is_typed(tmp_path: Path, fetched: Path):
@@ -99,11 +99,11 @@ def test_a_failed_repair_keeps_the_manifest_for_the_next_one(
     hub.drop_connection(SHARD, at_byte=0, times=2)
 
     with pytest.raises(FetchError) as failed:
-        verify.repair(fetched, endpoint=hub.endpoint, retries=1, backoff_base=0.01)
+        repairing.repair(fetched, endpoint=hub.endpoint, retries=1, backoff_base=0.01)
     # Not complete meanwhile: nothing may take the directory for verified.
     with pytest.raises(FetchError) as meanwhile:
         verify.verify_directory(fetched, full=False)
-    again = verify.repair(fetched, endpoint=hub.endpoint)
+    again = repairing.repair(fetched, endpoint=hub.endpoint)
 
     assert failed.value.reason is FetchReason.NetworkError
     assert meanwhile.value.reason is FetchReason.ManifestMissing
@@ -118,11 +118,11 @@ def test_a_repair_after_a_failed_one_restores_the_manifest_when_files_are_good(
     _flip_byte(fetched / SHARD, 5)
     hub.drop_connection(SHARD, at_byte=0, times=1)
     with pytest.raises(FetchError):
-        verify.repair(fetched, endpoint=hub.endpoint, retries=0)
+        repairing.repair(fetched, endpoint=hub.endpoint, retries=0)
     (fetched / SHARD).write_bytes(model.files[SHARD])  # put back by hand
     hub.reset_counters()
 
-    report = verify.repair(fetched, endpoint=hub.endpoint)
+    report = repairing.repair(fetched, endpoint=hub.endpoint)
 
     assert report.ok and report.repaired == () and hub.downloads() == []
     assert verify.verify_directory(fetched, full=False).ok
@@ -132,7 +132,7 @@ def test_repair_reports_progress_while_it_hashes(hub: HubServer, fetched: Path):
     _flip_byte(fetched / SHARD, 5)
     events = []
 
-    verify.repair(fetched, endpoint=hub.endpoint, on_progress=events.append)
+    repairing.repair(fetched, endpoint=hub.endpoint, on_progress=events.append)
 
     hashing = [e for e in events if e.phase == "verifying" and e.bytes_done > 0]
     assert hashing and hashing[-1].bytes_total == verify.load_manifest(fetched).total_bytes

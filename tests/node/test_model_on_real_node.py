@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import modelflow, skips, tinymodels
+from tests.support import modelflow, tinymodels
 from tests.support.cluster import Cluster
 from tests.support.hubserver import HubServer
 
@@ -47,24 +46,9 @@ class Deployed:
     lines: list[str]
 
 
-def _images() -> tuple[str, str]:
-    """(operator ref, runtime ref) of the archives the node fixture imported."""
-    archives = [
-        Path(p) for p in os.environ.get("MODELDEPLOY_NODE_IMAGES", "").split(os.pathsep) if p
-    ]
-    refs = [modelflow.image_ref(a) for a in archives]
-    operator = [r for r in refs if r.endswith("-operator")]
-    runtime = [r for r in refs if not r.endswith("-operator") and "pause" not in r]
-    if not operator or not runtime:
-        skips.cannot_run(
-            f"MODELDEPLOY_NODE_IMAGES must name the operator and runtime images, got {refs}"
-        )
-    return operator[0], runtime[0]
-
-
 @pytest.fixture(scope="module")
 def deployed(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    operator_image, runtime_image = _images()
+    operator_image, runtime_image = modelflow.node_images()
     gateway = node_cluster.pod_gateway
     assert gateway and node_cluster.storage_class
     source = tinymodels.build_causal_lm(tmp_path_factory.mktemp("model"), approx_bytes=40e6)

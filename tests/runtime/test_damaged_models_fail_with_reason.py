@@ -58,6 +58,25 @@ def test_corrupt_bytes_are_caught_by_full_verification(tiny_lm: Path, tmp_path: 
     assert "sha256 mismatch" in termination
 
 
+def test_a_directory_the_cache_found_corrupted_starts_no_new_replica(
+    tiny_lm: Path, tmp_path: Path
+) -> None:
+    from modeldeploy.hub import corruption
+
+    directory, weights = damaged_copy(tiny_lm, tmp_path)
+    with weights.open("r+b") as handle:  # same size, so the quick check alone would pass
+        handle.seek(weights.stat().st_size // 2)
+        handle.write(b"\x00\x01\x02\x03")
+    corruption.record_corruption(directory, ["model.safetensors: sha256 mismatch"])
+    code, termination, log = run_to_failure(directory, tmp_path)
+    assert code == 1
+    assert (
+        termination.startswith("FileCorrupt: ")
+        and "model.safetensors: sha256 mismatch" in termination
+    )
+    assert "state Loading" not in log
+
+
 def test_missing_manifest_is_refused_unless_allowed(tiny_lm: Path, tmp_path: Path) -> None:
     directory = tinymodels.copy_model(tiny_lm, tmp_path / "model")
     (directory / ".modeldeploy" / "manifest.json").unlink()

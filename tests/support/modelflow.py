@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import ssl
 import subprocess
 import time
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.support import skips
 from tests.support.cluster import Cluster, ClusterError
 from tests.support.cluster.probes import admin_context
 
@@ -47,6 +49,21 @@ def image_ref(archive: Path) -> str:
     if not ref_file.is_file():
         raise ClusterError(f"no image.ref next to {archive}: not made by hack/image/build.sh?")
     return ref_file.read_text().strip()
+
+
+def node_images() -> tuple[str, str]:
+    """(operator ref, runtime ref) of the archives the node fixture imported."""
+    archives = [
+        Path(p) for p in os.environ.get("MODELDEPLOY_NODE_IMAGES", "").split(os.pathsep) if p
+    ]
+    refs = [image_ref(a) for a in archives]
+    operator = [r for r in refs if r.endswith("-operator")]
+    runtime = [r for r in refs if not r.endswith("-operator") and "pause" not in r]
+    if not operator or not runtime:
+        skips.cannot_run(
+            f"MODELDEPLOY_NODE_IMAGES must name the operator and runtime images, got {refs}"
+        )
+    return operator[0], runtime[0]
 
 
 def helm(cluster: Cluster, *args: str, timeout: float = 600) -> str:
@@ -79,8 +96,11 @@ def install_chart(
     hub_endpoint: str,
     pod_network: str,
     status_poll_seconds: int = 2,
+    values: dict[str, str] | None = None,
 ) -> None:
-    """`helm upgrade --install` the chart and wait until the operator pod is Ready."""
+    """`helm upgrade --install` the chart and wait until the operator pod is Ready;
+    `values`: more `--set KEY=VALUE` pairs."""
+    more = [arg for key, value in (values or {}).items() for arg in ("--set", f"{key}={value}")]
     repository, _, tag = operator_image.rpartition(":")
     helm(
         cluster, "upgrade", "--install", RELEASE, str(CHART),
@@ -91,7 +111,7 @@ def install_chart(
         "--set", f"hub.endpoint={hub_endpoint}",
         "--set", f"operator.statusNetworks={{{pod_network}}}",
         "--set", f"operator.statusPollSeconds={status_poll_seconds}",
-        "--set", "rbac.serviceMonitors=false",
+        "--set", "rbac.serviceMonitors=false", *more,
         "--wait", "--timeout", "5m",
     )  # fmt: skip
 
@@ -350,10 +370,12 @@ def complete(base_url: str, prompt: str, max_tokens: int = 8) -> dict[str, Any]:
         return answer
 
 
-def events_for(api: Api, namespace: str, name: str) -> list[dict[str, Any]]:
-    """Events whose involved object is the ModelDeployment `name`."""
+def events_for(
+    api: Api, namespace: str, name: str, *, kind: str = "ModelDeployment"
+) -> list[dict[str, Any]]:
+    """Events whose involved object is the `kind` (default ModelDeployment) `name`."""
     found = api.get(
         f"/api/v1/namespaces/{namespace}/events",
-        fieldSelector=f"involvedObject.name={name},involvedObject.kind=ModelDeployment",
+        fieldSelector=f"involvedObject.name={name},involvedObject.kind={kind}",
     )
     return list((found or {}).get("items", []))

@@ -83,6 +83,17 @@ against a real API server. "apply" is a server-side-apply PATCH, which creates a
 - apiGroups: ["modeldeploy.io"]
   resources: ["modeldeployments/finalizers"]
   verbs: ["update"]
+# ModelCaches: kopf's watch of the second kind, and its status writes.
+- apiGroups: ["modeldeploy.io"]
+  resources: ["modelcaches"]
+  verbs: ["list", "watch"]
+- apiGroups: ["modeldeploy.io"]
+  resources: ["modelcaches/status"]
+  verbs: ["patch"]
+# A ModelCache's volume and Jobs are owned by it (blockOwnerDeletion, as above).
+- apiGroups: ["modeldeploy.io"]
+  resources: ["modelcaches/finalizers"]
+  verbs: ["update"]
 # Children: watched (by the label app.kubernetes.io/managed-by=modeldeploy) and applied.
 - apiGroups: ["apps"]
   resources: ["deployments"]
@@ -90,7 +101,8 @@ against a real API server. "apply" is a server-side-apply PATCH, which creates a
 - apiGroups: [""]
   resources: ["services", "persistentvolumeclaims"]
   verbs: ["list", "watch", "create", "patch"]
-# Fetch Jobs; delete: those of commits no longer served nor fetched.
+# Fetch Jobs, and a ModelCache's fetch and maintenance Jobs; delete: those of commits no
+# longer served nor fetched, and a ModelCache's finished or unwanted ones.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["list", "watch", "create", "patch", "delete"]
@@ -100,7 +112,8 @@ against a real API server. "apply" is a server-side-apply PATCH, which creates a
   resources: ["servicemonitors"]
   verbs: ["create", "patch"]
 {{- end }}
-# Runtime and fetch pods; the fetch pod's log carries its JSON progress lines.
+# Runtime and Job pods; a fetch pod's log carries its JSON progress lines, a ModelCache
+# maintenance pod's log its last report.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]

@@ -89,3 +89,12 @@ def test_no_storage_class_anywhere_leaves_the_cluster_default() -> None:
         spec(cache={"size": "1Gi"}), names=NAMES, uid="u", storage_class=None
     )
     assert "storageClassName" not in claim["spec"]
+
+
+def test_suspending_the_deployment_suspends_its_download_in_the_same_job() -> None:
+    running = _job(spec(cache={"size": "2Gi"}))
+    paused = _job(spec(cache={"size": "2Gi"}, suspend=True))
+    assert running["spec"]["suspend"] is False and paused["spec"]["suspend"] is True
+    # The same Job (name, template): resuming continues it from its partial files.
+    assert paused["metadata"]["name"] == running["metadata"]["name"]
+    assert paused["spec"]["template"] == running["spec"]["template"]

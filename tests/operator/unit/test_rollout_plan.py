@@ -97,3 +97,23 @@ def test_service_monitor_only_when_asked() -> None:
     assert "ServiceMonitor" in _kinds(
         rollout.plan(spec(monitoring={"serviceMonitor": True}), _ctx())
     )
+
+
+def test_once_every_replica_serves_the_new_commit_the_old_ones_leave_the_inline_volume() -> None:
+    cached = spec(cache={"size": "1Gi"})
+    moving = rollout.plan(
+        cached, _ctx(deployed_commit=COMMIT_A, fetched_commits=frozenset({COMMIT_B}))
+    )
+    assert not [o for o in moving.objects if o["metadata"]["name"].startswith("tiny-gc-")]
+    done = rollout.plan(
+        cached,
+        _ctx(deployed_commit=COMMIT_B, fetched_commits=frozenset({COMMIT_B}), rolled_out=True),
+    )
+    [cleanup] = [o for o in done.objects if o["metadata"]["name"] == f"tiny-gc-{COMMIT_B[:6]}"]
+    args = cleanup["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:3] == ["cache", "gc", "/cache"]
+    assert args[args.index("--keep") + 1] == f"acme/tiny@{COMMIT_B}"
+    assert cleanup["metadata"]["name"] in done.keep_jobs
+    volume = cleanup["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+    assert volume == {"claimName": "tiny-cache"}
+    assert _job(COMMIT_A) not in done.keep_jobs  # the old commit's fetch Job goes too

@@ -315,3 +315,15 @@ def test_a_crash_kubelet_has_not_reported_yet_keeps_the_runtimes_last_word() -> 
     assert (ready.status, ready.reason) == ("False", "FileCorrupt")
     fresh = _status(spec(replicas=1), replicas=[_replica("p1", ready=False)])
     assert _condition(fresh, "Ready").reason == "RuntimeUnreachable"
+
+
+def test_a_suspended_download_says_how_far_it_got() -> None:
+    paused_job = FetchView(name="tiny-fetch-aaaaaa-123", commit=COMMIT_A, active=False)
+    previous = ModelDeploymentStatus.model_validate(
+        {"download": {"bytesDone": 300, "bytesTotal": 1200, "filesDone": 1, "filesTotal": 3}}
+    )
+    status = _status(
+        spec(replicas=1, suspend=True, cache={"size": "1Gi"}), fetch=paused_job, previous=previous
+    )
+    assert status.phase == "Suspended"
+    assert "download paused at 300 of 1200 bytes" in (status.message or "")
