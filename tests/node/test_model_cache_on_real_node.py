@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import modelflow, tinymodels
+from tests.support import modelflow
 from tests.support.cluster import Cluster
 from tests.support.hubserver import HubServer
 
@@ -71,20 +71,12 @@ class Story:
 
 @pytest.fixture(scope="module")
 def story(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
-    operator_image, runtime_image = modelflow.node_images()
-    gateway = node_cluster.pod_gateway
-    assert gateway and node_cluster.storage_class
-    source = tinymodels.build_causal_lm(tmp_path_factory.mktemp("model"), approx_bytes=20e6)
-    files = {str(p.relative_to(source)): p for p in tinymodels.model_files(source)}
     lines: list[str] = []
-    with HubServer(host=gateway) as hub:
-        commit = hub.add_repo(REPO, files)
-        modelflow.install_chart(
-            node_cluster, operator_image=operator_image, runtime_image=runtime_image,
-            hub_endpoint=hub.endpoint, pod_network=f"{gateway}/24",
-            values={"operator.resolveSeconds": "5", "operator.cacheInventorySeconds": "20"},
-        )  # fmt: skip
-        node_cluster.kubectl("create", "namespace", NAMESPACE)
+    values = {"operator.resolveSeconds": "5", "operator.cacheInventorySeconds": "20"}
+    with modelflow.chart_and_model(
+        node_cluster, tmp_path_factory.mktemp("model"), repo=REPO, namespace=NAMESPACE,
+        approx_bytes=20e6, values=values,
+    ) as hosted:  # fmt: skip
         model_cache = {
             "apiVersion": modelflow.GROUP_VERSION,
             "kind": "ModelCache",
@@ -95,8 +87,9 @@ def story(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
             },
         }
         manifest = modelflow.model_deployment(
-            NAME, NAMESPACE, repo=REPO, storage_class=node_cluster.storage_class, verify="quick"
-        )
+            NAME, NAMESPACE, repo=REPO, storage_class=node_cluster.storage_class or "",
+            verify="quick",
+        )  # fmt: skip
         manifest["spec"]["cache"] = {"name": CACHE}
         for obj in (model_cache, manifest):
             node_cluster.kubectl("apply", "-f", "-", stdin=json.dumps(obj))
@@ -104,12 +97,11 @@ def story(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
         try:
             watcher.until("Ready", modelflow.is_ready, timeout=READY_TIMEOUT)
             scratch = tmp_path_factory.mktemp("scratch")
-            yield Story(node_cluster, watcher, hub, files, commit, lines, scratch)
+            yield Story(
+                node_cluster, watcher, hosted.hub, hosted.files, hosted.commit, lines, scratch
+            )
         finally:
             print("\n".join(lines))
-            node_cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true", "--timeout=120s",
-                                 check=False, timeout=180)  # fmt: skip
-            modelflow.uninstall_chart(node_cluster)
 
 
 def _weights(directory: Path) -> Path:

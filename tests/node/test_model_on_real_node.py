@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import modelflow, tinymodels
+from tests.support import modelflow
 from tests.support.cluster import Cluster
-from tests.support.hubserver import HubServer
 
 # The first test also pays for the session's node (importing a 5.7 GB image when it changed)
 # and for the whole rollout: more than the suite's default 600 s on a cold, busy machine.
@@ -48,32 +47,21 @@ class Deployed:
 
 @pytest.fixture(scope="module")
 def deployed(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    operator_image, runtime_image = modelflow.node_images()
-    gateway = node_cluster.pod_gateway
-    assert gateway and node_cluster.storage_class
-    source = tinymodels.build_causal_lm(tmp_path_factory.mktemp("model"), approx_bytes=40e6)
-    files = {str(p.relative_to(source)): p for p in tinymodels.model_files(source)}
     lines: list[str] = []
-    with HubServer(host=gateway) as hub:
-        commit = hub.add_repo(REPO, files)
-        modelflow.install_chart(
-            node_cluster, operator_image=operator_image, runtime_image=runtime_image,
-            hub_endpoint=hub.endpoint, pod_network=f"{gateway}/24",
-        )  # fmt: skip
-        node_cluster.kubectl("create", "namespace", NAMESPACE)
+    with modelflow.chart_and_model(
+        node_cluster, tmp_path_factory.mktemp("model"), repo=REPO, namespace=NAMESPACE,
+        approx_bytes=40e6,
+    ) as hosted:  # fmt: skip
         manifest = modelflow.model_deployment(
-            NAME, NAMESPACE, repo=REPO, storage_class=node_cluster.storage_class
+            NAME, NAMESPACE, repo=REPO, storage_class=node_cluster.storage_class or ""
         )
         node_cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
         watcher = modelflow.Watcher(node_cluster, NAMESPACE, NAME, lines.append)
         try:
             ready = watcher.until("Ready", modelflow.is_ready, timeout=READY_TIMEOUT)
-            yield Deployed(node_cluster, watcher, ready, commit, lines)
+            yield Deployed(node_cluster, watcher, ready, hosted.commit, lines)
         finally:
             print("\n".join(lines))
-            node_cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true", "--timeout=120s",
-                                 check=False, timeout=180)  # fmt: skip
-            modelflow.uninstall_chart(node_cluster)
 
 
 def test_fetch_job_downloads_and_verifies_into_the_cache_volume(deployed: Deployed) -> None:

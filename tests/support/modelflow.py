@@ -23,13 +23,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.support import skips
+from tests.support import skips, tinymodels
 from tests.support.cluster import Cluster, ClusterError
 from tests.support.cluster.probes import admin_context
+from tests.support.hubserver import HubServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "modeldeploy"
@@ -64,6 +66,48 @@ def node_images() -> tuple[str, str]:
             f"MODELDEPLOY_NODE_IMAGES must name the operator and runtime images, got {refs}"
         )
     return operator[0], runtime[0]
+
+
+@dataclasses.dataclass
+class Hosted:
+    """A generated model served by a hub mirror on the pod network, the chart installed."""
+
+    hub: HubServer
+    files: dict[str, Path]
+    commit: str
+
+
+@contextmanager
+def chart_and_model(
+    cluster: Cluster,
+    model_dir: Path,
+    *,
+    repo: str,
+    namespace: str,
+    approx_bytes: float,
+    values: dict[str, str] | None = None,
+) -> Iterator[Hosted]:
+    """A tiny causal LM generated in `model_dir`, hosted as `repo` by a hub mirror on the pod
+    network; the chart installed with the node's images; `namespace` created. All of it is
+    removed on the way out."""
+    operator_image, runtime_image = node_images()
+    gateway = cluster.pod_gateway
+    assert gateway and cluster.storage_class
+    source = tinymodels.build_causal_lm(model_dir, approx_bytes=approx_bytes)
+    files = {str(p.relative_to(source)): p for p in tinymodels.model_files(source)}
+    with HubServer(host=gateway) as hub:
+        commit = hub.add_repo(repo, files)
+        install_chart(
+            cluster, operator_image=operator_image, runtime_image=runtime_image,
+            hub_endpoint=hub.endpoint, pod_network=f"{gateway}/24", values=values,
+        )  # fmt: skip
+        cluster.kubectl("create", "namespace", namespace)
+        try:
+            yield Hosted(hub, files, commit)
+        finally:
+            cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=120s",
+                            check=False, timeout=180)  # fmt: skip
+            uninstall_chart(cluster)
 
 
 def helm(cluster: Cluster, *args: str, timeout: float = 600) -> str:
