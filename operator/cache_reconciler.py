@@ -10,7 +10,6 @@ only then is the Job deleted.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -176,7 +175,7 @@ class CacheReconciler:
         text = await self._kube.pod_log_tail(
             namespace=key[0], pod=newest["metadata"]["name"], lines=3
         )
-        return _last_json(text)
+        return observed.last_json_line(text)
 
     async def _write_status(
         self,
@@ -238,8 +237,7 @@ def _cleanup_keep(
         j
         for j in jobs
         if (j["metadata"].get("annotations") or {}).get(planner.ANNOTATION_TASK) == planner.TASK_GC
-        and not observed.FetchView.from_job(j).succeeded
-        and not observed.FetchView.from_job(j).failed
+        and not planner.JobView.from_job(j, last_line=None).finished
     ]
     created = [
         o
@@ -260,19 +258,6 @@ def _cleanup_keep(
 
 def _exists(obj: Mapping[str, Any], jobs: list[planner.JobView]) -> bool:
     return any(j.name == obj["metadata"]["name"] for j in jobs)
-
-
-def _last_json(text: str) -> Mapping[str, Any] | None:
-    for raw in reversed(text.splitlines()):
-        line = raw.strip()
-        if line.startswith("{"):
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(doc, dict):
-                return doc
-    return None
 
 
 def _now_iso() -> str:

@@ -228,6 +228,12 @@ class FetchView:
 
 def last_progress_line(log_text: str) -> dict[str, Any] | None:
     """The last `--progress json` line of a fetch log (other lines are ignored)."""
+    return last_json_line(log_text, key="event")
+
+
+def last_json_line(log_text: str, *, key: str | None = None) -> dict[str, Any] | None:
+    """The last line of a log that is a JSON object (holding `key`, when given): a fetch's
+    progress, or the report a ModelCache's maintenance Job prints last."""
     for raw in reversed(log_text.splitlines()):
         line = raw.strip()
         if not line.startswith("{"):
@@ -236,6 +242,6 @@ def last_progress_line(log_text: str) -> dict[str, Any] | None:
             doc = json.loads(line)
         except ValueError:
             continue
-        if isinstance(doc, dict) and "event" in doc:
+        if isinstance(doc, dict) and (key is None or key in doc):
             return doc
     return None
