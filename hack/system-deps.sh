@@ -2,7 +2,7 @@
 # Debian packages the test suite needs beyond what a fresh machine has. Idempotent:
 # installs only what is missing (apt-get update only then).
 #
-#     hack/system-deps.sh PKG...     # those packages (and openssl, always)
+#     hack/system-deps.sh PKG...     # those packages (and the suite's own, always: see below)
 #     hack/system-deps.sh --missing ARGS...   # only print those of ARGS not installed, one a line
 #     hack/system-deps.sh node       # what a real node needs (tests.support.cluster.node):
 #                                    # containerd 1.6, runc, CNI plugins, iptables, conntrack,
@@ -12,6 +12,9 @@ set -euo pipefail
 # With iproute2 (the bridge) and debootstrap (the image's base) it is all hack/setup.sh checks.
 node_packages=(containerd runc containernetworking-plugins iptables conntrack iproute2 buildah skopeo
   debootstrap gcc libc6-dev)
+# Always, whatever else is asked: openssl (the cluster's PKI) and chromium (the runtime's
+# status page is tested in a real headless browser, tests/runtime/headless_browser.py).
+always=(openssl chromium)
 list_only=false
 if [[ "${1:-}" == --missing ]]; then list_only=true; shift; fi
 wanted=()
@@ -19,7 +22,7 @@ for arg in "$@"; do
   if [[ "$arg" == node ]]; then wanted+=("${node_packages[@]}"); else wanted+=("$arg"); fi
 done
 need=()
-for pkg in "${wanted[@]}" openssl; do
+for pkg in "${wanted[@]}" "${always[@]}"; do
   # Installed, not merely known (a removed package's config files keep `dpkg -s` happy).
   [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] || need+=("$pkg")
 done

@@ -25,6 +25,11 @@ def human_size(count: float) -> str:
     return f"{count:.2f} TB"
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 file`, `3 files`, `2 retries` (with `plural` for nouns not made plural by an s)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def _eta(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"

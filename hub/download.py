@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modeldeploy.hub import hashing, paths, transfer, writeback
+from modeldeploy.hub import console, hashing, paths, transfer, writeback
 from modeldeploy.hub.errors import FetchError, FetchReason
 from modeldeploy.hub.layout import MANIFEST_DIR, PARTIAL_DIR
 from modeldeploy.hub.progress import ProgressMeter
@@ -162,7 +162,7 @@ class FileDownload:
                     raise FetchError(
                         exc.reason,
                         f"{self.remote.path}: giving up after "
-                        f"{self.settings.retries} retries: {exc}",
+                        f"{console.counted(self.settings.retries, 'retry', 'retries')}: {exc}",
                     ) from exc
                 self._backoff(failures)
         self._check_cancel()

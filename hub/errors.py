@@ -57,16 +57,26 @@ class FetchError(Exception):
         return f"FetchError({self.reason.value}, {self.message!r})"
 
 
+ACCESS_ADVICE = "set HF_TOKEN to a token"
+"""How every message about a missing or insufficient token words its advice: the command
+line's. Where users give the token another way (a Kubernetes Secret), the caller puts its
+own words in its place (`with_token_advice`)."""
+GATED = (
+    f"gated repo; request access on the hub and {ACCESS_ADVICE} of an account that was granted it"
+)
+
+
+def with_token_advice(message: str, advice: str) -> str:
+    """`message` with its token advice (`ACCESS_ADVICE`) in the words of `advice`."""
+    return message.replace(ACCESS_ADVICE, advice)
+
+
 # The hub's `X-Error-Code` header names the failure exactly; it wins over the status.
 _HUB_ERROR_CODES = {
-    "GatedRepo": (
-        FetchReason.GatedRepo,
-        "gated repo; request access on the hub "
-        "and set HF_TOKEN to a token of an account that was granted it",
-    ),
+    "GatedRepo": (FetchReason.GatedRepo, GATED),
     "RepoNotFound": (
         FetchReason.RepoNotFound,
-        "repository not found (if it is private, set HF_TOKEN to a token that can read it)",
+        f"repository not found (if it is private, {ACCESS_ADVICE} that can read it)",
     ),
     "RevisionNotFound": (FetchReason.RevisionNotFound, "revision not found"),
     "EntryNotFound": (FetchReason.EntryNotFound, "file not found"),
@@ -89,7 +99,6 @@ def from_http(status: int, code: str | None, where: str, *, file: bool) -> Fetch
     if status in (401, 403):
         return FetchError(
             FetchReason.Unauthorized,
-            f"{where}: HTTP {status}: not authorized "
-            "(set HF_TOKEN to a token that can read this repo)",
+            f"{where}: HTTP {status}: not authorized ({ACCESS_ADVICE} that can read this repo)",
         )
     return FetchError(FetchReason.NetworkError, f"{where}: HTTP {status} from the hub")

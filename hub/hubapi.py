@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from modeldeploy.hub.errors import FetchError, FetchReason, from_http
+from modeldeploy.hub.errors import GATED, FetchError, FetchReason, from_http
 from modeldeploy.hub.transfer import DEFAULT_ENDPOINT
 
 T = TypeVar("T")
@@ -58,11 +58,7 @@ def translate(exc: BaseException, *, what: str) -> FetchError:
     if isinstance(exc, errors.HFValidationError):
         return FetchError(FetchReason.InvalidRepoId, f"{what}: {str(exc).splitlines()[0]}")
     if isinstance(exc, errors.GatedRepoError):
-        return FetchError(
-            FetchReason.GatedRepo,
-            f"{what}: gated repo; request access on the hub "
-            "and set HF_TOKEN to a token of an account that was granted it",
-        )
+        return FetchError(FetchReason.GatedRepo, f"{what}: {GATED}")
     if isinstance(exc, errors.RevisionNotFoundError):
         return FetchError(FetchReason.RevisionNotFound, f"{what}: revision not found")
     if isinstance(exc, errors.RemoteEntryNotFoundError):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from modeldeploy.hub import hashing, paths, safetensors_header
+from modeldeploy.hub import console, hashing, paths, safetensors_header
 from modeldeploy.hub.errors import FetchError, FetchReason
 from modeldeploy.hub.manifest import (
     Manifest,
@@ -70,7 +70,7 @@ class VerifyReport:
         mode = "every byte hashed" if self.full else "sizes and headers"
         if self.ok:
             return (
-                f"{self.directory}: {self.files_checked} files, "
+                f"{self.directory}: {console.counted(self.files_checked, 'file')}, "
                 f"{self.bytes_checked / 1e9:.3f} GB verified ({mode}) in {self.seconds:.2f}s"
             )
         return f"{self.directory}: {len(self.bad)} bad: " + "; ".join(

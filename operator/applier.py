@@ -44,9 +44,16 @@ class Applier:
         self._applied.pop(ident, None)
 
     async def apply(
-        self, objects: list[dict[str, Any]], view: indexes.IndexView, key: indexes.Key
+        self,
+        objects: list[dict[str, Any]],
+        view: indexes.IndexView,
+        key: indexes.Key,
+        *,
+        changed: list[str] | None = None,
     ) -> list[str]:
         """Apply what changed; the API's refusals, one line per object (never raised).
+        `changed` gets `Kind name` of each object the API server changed (not one that an
+        apply after a restart found as it was: its resourceVersion did not move).
 
         A refused object (an immutable field, a missing ServiceMonitor CRD, RBAC) must not
         stop the reconcile: the others are still applied and the status says what failed.
@@ -67,9 +74,21 @@ class Applier:
                 log.warning("%s/%s: %s", key[0], key[1], exc)
                 refused.append(str(exc))
                 continue
+            before = self._version(ident, view, key)
             self._applied[ident] = (digest, applied)
             health.APPLIES.labels(kind=obj["kind"]).inc()
+            if changed is not None and before != applied.resource_version:
+                changed.append(f"{obj['kind']} {ident[1]}")
         return refused
+
+    def _version(self, ident: Ident, view: indexes.IndexView, key: indexes.Key) -> str | None:
+        """The resourceVersion the object had before this apply, as far as it is known."""
+        index = KIND_INDEX.get(ident[2])
+        if index is not None:
+            found = [o for o in view.children(index, key) if o["metadata"].get("name") == ident[1]]
+            return found[0]["metadata"].get("resourceVersion") if found else None
+        last = self._applied.get(ident)
+        return last[1].resource_version if last else None
 
     def _needs_apply(
         self,

@@ -9,6 +9,7 @@ restarted operator simply reconciles whatever it finds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -43,6 +44,8 @@ class Operator:
         self.cache_reconciler: CacheReconciler | None = None
         self.cache_workers: Workers | None = None
         self.book = CacheBook()
+        self.nodes_seen: dict[str, str] = {}
+        self._fresh: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.client = kube.Kube(field_manager=self.settings.field_manager)
@@ -54,6 +57,8 @@ class Operator:
         self.reconciler = Reconciler(
             settings=self.settings, client=self.client, reporter=self.reporter, book=self.book
         )
+        self.reconciler.hub.wake = self.workers.wake_if_known
+        self._fresh = asyncio.create_task(self.reconciler.hub.keep_fresh(), name="re-resolve")
         self.cache_reconciler = CacheReconciler(
             settings=self.settings,
             client=self.client,
@@ -136,7 +141,27 @@ class Operator:
             self.workers.notify(key)
         health.WATCHED.set(len(self.workers))
 
+    def on_node(self, event_type: str | None, body: dict[str, Any]) -> None:
+        """A node that appears, goes or changes what placement reads of it (labels,
+        schedulability, allocatable GPUs) wakes every deployment that asks for GPUs: one
+        that found no fitting node may fit now. Heartbeats change nothing placement reads."""
+        name = (body.get("metadata") or {}).get("name") or ""
+        if event_type == "DELETED":
+            changed = self.nodes_seen.pop(name, None) is not None
+        else:
+            seen = repr(indexes.node_entry(body))
+            changed = self.nodes_seen.get(name) != seen
+            self.nodes_seen[name] = seen
+        if not changed or self.workers is None:
+            return
+        for key, md in self.bodies.items():
+            if int(((md.get("spec") or {}).get("gpu") or {}).get("count") or 0) > 0:
+                self.workers.wake_if_known(key)
+
     async def stop(self) -> None:
+        if self._fresh is not None:
+            self._fresh.cancel()
+            await asyncio.gather(self._fresh, return_exceptions=True)
         if self.workers is not None:
             await self.workers.stop()
         if self.cache_workers is not None:
@@ -228,6 +253,10 @@ def _register_indexes(registry: kopf.OperatorRegistry, op: Operator) -> None:
     @kopf.index("v1", "nodes", id="md_nodes", registry=registry)
     async def md_nodes(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
         return indexes.node_entry(_plain(body))
+
+    @kopf.on.event("v1", "nodes", id="nodes_event", registry=registry)
+    async def node_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        op.on_node(type, _plain(body))
 
 
 def _register_child(

@@ -21,6 +21,8 @@ CACHE_KINDS = ("pods", "jobs", "persistentvolumeclaims")
 """Children of a ModelCache: its claim, its Jobs and their pods (for their logs)."""
 MANAGED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
 LABEL_CACHE = "modeldeploy.io/cache"
+OWN_ANNOTATION_PREFIX = "modeldeploy.io/"
+"""The annotations the operator writes on its children (`naming.ANNOTATION_COMMIT`, ...)."""
 
 
 def owner_key(body: Mapping[str, Any]) -> Key | None:
@@ -107,10 +109,21 @@ def child_entry(kind: str, body: Mapping[str, Any]) -> dict[Key, dict[str, Any]]
         "status": dict(body.get("status") or {}),
     }
     if kind == "pods":
-        entry["spec"] = {"nodeName": (body.get("spec") or {}).get("nodeName")}
+        spec = body.get("spec") or {}
+        entry["spec"] = {"nodeName": spec.get("nodeName"), "containers": _memory_limits(spec)}
     elif kind == "deployments":
         entry["spec"] = {"replicas": (body.get("spec") or {}).get("replicas")}
     return {key: entry}
+
+
+def _memory_limits(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each container's memory limit, the one resource a pod's status does not tell (an
+    OOMKilled replica says which limit it hit)."""
+    return [
+        {"name": c.get("name"), "resources": {"limits": {"memory": limit}}}
+        for c in spec.get("containers") or []
+        if (limit := ((c.get("resources") or {}).get("limits") or {}).get("memory"))
+    ]
 
 
 def node_entry(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -172,13 +185,19 @@ def fingerprint(kind: str, body: Mapping[str, Any]) -> str:
     """What must change for an event to matter: the resourceVersion, except for Deployments.
 
     A Deployment's status churns with its pods (whose own events already wake the owner);
-    the operator reads only its generation (spec edits), labels and annotations.
+    the operator reads only its generation (spec edits), labels and its own annotations
+    (the deployment controller adds `deployment.kubernetes.io/revision` to each new one: at
+    2,000 Deployments that alone woke the whole fleet once more while it settled).
     """
     metadata = body.get("metadata") or {}
     if kind != "deployments":
         return str(metadata.get("resourceVersion") or "")
-    relevant = (metadata.get("generation"), metadata.get("labels"), metadata.get("annotations"))
-    return repr(relevant)
+    ours = {
+        k: v
+        for k, v in (metadata.get("annotations") or {}).items()
+        if k.startswith(OWN_ANNOTATION_PREFIX)
+    }
+    return repr((metadata.get("generation"), metadata.get("labels"), sorted(ours.items())))
 
 
 class SeenVersions:

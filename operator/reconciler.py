@@ -12,19 +12,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from modeldeploy.operator import applier, health, hub_lookups, indexes, kube
+from modeldeploy.operator import applier, candidates, health, hub_lookups, indexes, kube
 from modeldeploy.operator.api.resource import ModelDeployment
-from modeldeploy.operator.api.spec import DType, ModelDeploymentSpec
+from modeldeploy.operator.api.spec import DType, ModelDeploymentSpec, ModelSource
 from modeldeploy.operator.api.status import ModelDeploymentStatus, Phase
 from modeldeploy.operator.api.validation import InvalidModelDeploymentError, parse_model_deployment
 from modeldeploy.operator.cache_book import CacheBook, Report
 from modeldeploy.operator.config import Settings
 from modeldeploy.operator.planners import (
     conditions,
+    fallback,
     memory,
     naming,
     observed,
@@ -51,6 +52,15 @@ MOVING_PHASES = {
 """Phases in which something changes without a watch event (runtime progress, downloads):
 polled every `status_poll_seconds`. Otherwise STEADY_FACTOR times slower — a runtime that
 fails flips its pod's readiness, and that watch event wakes the worker at once."""
+UNREACHABLE_PATIENCE_SECONDS = 120.0
+"""Runtimes that have not answered /status for this long (their pods run, nothing listens)
+are asked STEADY_FACTOR times less often: when one comes up, its pod's readiness flips and
+that watch event wakes the worker at once; a restart is an event too."""
+BACKSTOP_FACTOR = 12
+"""A deployment with no runtime to ask and no download to follow is woken by what can
+change for it — its object, its children, its cache, a node, its source's re-resolve
+(`HubLookups.keep_fresh`) — and otherwise looked at only this many steady intervals apart
+(an hour at the defaults), in case a wake-up was ever lost."""
 
 
 class Reconciler:
@@ -70,6 +80,8 @@ class Reconciler:
         self._book = book or CacheBook()
         self._baselines: dict[str, dict[str, tuple[int, int]]] = {}
         self._usage_at: dict[str, float] = {}
+        self._unreachable_since: dict[str, float] = {}
+        self._restarts: dict[str, dict[str, fallback.Restarts]] = {}
         self.hub = hub_lookups.HubLookups(settings=settings, client=client)
         self.applier = applier.Applier(client=client)
         self._done_lines: dict[tuple[str, str], dict[str, Any]] = {}
@@ -87,6 +99,10 @@ class Reconciler:
         self._written = {uid: v for uid, v in self._written.items() if uid in live_uids}
         self._baselines = {uid: v for uid, v in self._baselines.items() if uid in live_uids}
         self._usage_at = {uid: v for uid, v in self._usage_at.items() if uid in live_uids}
+        self._unreachable_since = {
+            uid: v for uid, v in self._unreachable_since.items() if uid in live_uids
+        }
+        self._restarts = {uid: v for uid, v in self._restarts.items() if uid in live_uids}
 
         def mine(child: str) -> bool:
             return child == name or child.startswith(f"{name}-")
@@ -129,12 +145,15 @@ class Reconciler:
             new = status_planner.invalid_spec_status(
                 previous, resource.problems, generation=generation, now=now, replicas=len(pods)
             )
-            await self._write_status(body, previous, new)
-            return self.settings.resolve_seconds
+            self._log_changes(key, previous, new, [], await self._write_status(body, previous, new))
+            return self.backstop_seconds()  # an edit of the spec wakes it
         spec = resource.spec
         names = naming.Names(name=key[1], namespace=key[0])
         uid = metadata["uid"]
-        resolve = await self.hub.resolve(key, spec, previous)
+        choice, spec, earlier = await self._candidate(key, spec, view, previous, now)
+        resolve = await self.hub.resolve(
+            key, spec, earlier, slot=choice.target if choice is not None else 0
+        )
         weight_bytes = await self.hub.weight_bytes(key, spec, resolve.commit)
         estimate = memory.estimated_gpu_memory(weight_bytes) if weight_bytes is not None else None
         fit = None
@@ -157,6 +176,7 @@ class Reconciler:
             pods=runtime_pods,
             previous=previous,
             bytes_needed=await self._checkpoint_bytes(key, spec, resolve.commit),
+            serving_model=_other_model(candidates.deployed_model(resource.spec, deployments), spec),
         )
         ctx = rollout.Context(
             names=names,
@@ -170,15 +190,22 @@ class Reconciler:
             fit=fit,
             weight_bytes=weight_bytes,
             rolled_out=previous.phase is Phase.READY and previous.serving_revision == deployed,
+            deployed_model=_other_model(
+                candidates.deployed_model(resource.spec, deployments), spec
+            ),
         )
         plan = rollout.plan(spec, ctx)
-        apply_errors = await self.applier.apply(plan.objects, view, key)
+        changed: list[str] = []
+        apply_errors = await self.applier.apply(plan.objects, view, key, changed=changed)
         inline = spec.cache is not None and spec.cache.name is None
         await self._delete_obsolete_jobs(key, jobs, plan.keep_jobs if inline else frozenset())
         if use is not None:
             fetch = use.fetch
         else:
             fetch = await self._fetch_view(key, jobs, plan.fetch_job, view)
+            if candidates.stale_fetch(choice, fetch, now):
+                await self._fetch_afresh(key, fetch)
+                fetch = None
         replicas = await self._replicas(spec, runtime_pods)
         served = self._tally(uid, previous, replicas)
         if use is not None:
@@ -199,22 +226,85 @@ class Reconciler:
                 apply_errors=tuple(apply_errors),
                 shared=use.status if use else None,
                 usage=served,
+                serving_elsewhere=candidates.serving_elsewhere(choice, previous),
             )
         )
-        await self._write_status(body, previous, new)
-        return self._next_look(new, has_pods=bool(replicas), fetching=bool(fetch and fetch.active))
+        outcome = _with_candidates(
+            choice,
+            declared=resource.spec,
+            spec=spec,
+            new=new,
+            previous=previous,
+            plan=plan,
+            replicas=replicas,
+            fetch=fetch,
+            now=now,
+            crash_looping=fallback.crash_looping(
+                self._restarts.setdefault(uid, {}),
+                [(r.pod.name, r.pod.restarts) for r in replicas],
+                time.monotonic(),
+            ),
+        )
+        new, notes, hint = outcome.status, outcome.notes, outcome.delay
+        written = await self._write_status(body, previous, new, notes)
+        self._log_changes(key, previous, new, changed, written)
+        delay = self._next_look(
+            new,
+            has_pods=bool(replicas),
+            fetching=bool(fetch and fetch.active),
+            unreachable_for=self._unreachable_for(uid, replicas),
+        )
+        return min(delay, hint) if hint is not None else delay
 
-    def _next_look(self, status: ModelDeploymentStatus, *, has_pods: bool, fetching: bool) -> float:
+    async def _candidate(
+        self,
+        key: indexes.Key,
+        spec: ModelDeploymentSpec,
+        view: indexes.IndexView,
+        previous: ModelDeploymentStatus,
+        now: datetime,
+    ) -> tuple[candidates.Choice | None, ModelDeploymentSpec, ModelDeploymentStatus]:
+        """With fallbacks: the candidate to carry, the spec as if it were spec.model, and the
+        status its resolve may fall back on (none when the last one was another candidate's)."""
+        if not spec.fallbacks:
+            return None, spec, previous
+        choice = await candidates.choose(self.hub, key, spec, view=view, previous=previous, now=now)
+        earlier = previous
+        if candidates.previous_target(choice) != choice.target:
+            earlier = ModelDeploymentStatus()
+        return choice, candidates.with_model(spec, candidates.sources(spec)[choice.target]), earlier
+
+    def _unreachable_for(self, uid: str, replicas: list[status_planner.Replica]) -> float:
+        """Seconds for which no replica's runtime has answered (0 while one answers)."""
+        if not replicas or any(r.state != observed.UNREACHABLE for r in replicas):
+            self._unreachable_since.pop(uid, None)
+            return 0.0
+        return time.monotonic() - self._unreachable_since.setdefault(uid, time.monotonic())
+
+    def _next_look(
+        self,
+        status: ModelDeploymentStatus,
+        *,
+        has_pods: bool,
+        fetching: bool,
+        unreachable_for: float = 0.0,
+    ) -> float:
         """Seconds until the next unprompted reconcile (watch events come sooner)."""
         poll = self.settings.status_poll_seconds
+        if unreachable_for > UNREACHABLE_PATIENCE_SECONDS and not fetching:
+            return poll * STEADY_FACTOR
         if fetching or (
             status.phase in MOVING_PHASES and (has_pods or status.phase is Phase.RESOLVING)
         ):
             return poll
         if has_pods:
             return poll * STEADY_FACTOR
-        # No runtime to ask and no download to follow: only a re-resolve is due.
-        return max(poll * STEADY_FACTOR, self.settings.resolve_seconds)
+        return self.backstop_seconds()
+
+    def backstop_seconds(self) -> float:
+        """The longest a worker sleeps without being woken (see BACKSTOP_FACTOR)."""
+        steady = self.settings.status_poll_seconds * STEADY_FACTOR
+        return max(steady, self.settings.resolve_seconds) * BACKSTOP_FACTOR
 
     async def _delete_obsolete_jobs(
         self, key: indexes.Key, jobs: list[observed.FetchView], keep: frozenset[str]
@@ -223,6 +313,14 @@ class Reconciler:
             if job.name not in keep:
                 await self._kube.delete_job(namespace=key[0], name=job.name)
                 self.applier.forget_one((key[0], job.name, "Job"))
+
+    async def _fetch_afresh(self, key: indexes.Key, fetch: observed.FetchView | None) -> None:
+        """Delete the failed fetch Job of an earlier trial: the candidate is tried again and
+        the next reconcile creates its Job anew."""
+        assert fetch is not None
+        await self._kube.delete_job(namespace=key[0], name=fetch.name)
+        self.applier.forget_one((key[0], fetch.name, "Job"))
+        self._done_lines.pop((key[0], fetch.name), None)
 
     async def _fetch_view(
         self,
@@ -269,6 +367,7 @@ class Reconciler:
         pods: list[observed.PodView],
         previous: ModelDeploymentStatus,
         bytes_needed: int | None,
+        serving_model: ModelSource | None = None,
     ) -> shared.Use | None:
         """With spec.cache.name: what the named ModelCache holds for this deployment, after
         marking what it is about to mount as in use (before any pod is created)."""
@@ -286,6 +385,7 @@ class Reconciler:
             pod_revisions={p.commit_label for p in pods if p.commit_label},
             may_mount=lambda target: self._book.may_mount(cache_key, target),
             bytes_needed=bytes_needed,
+            serving_model=serving_model,
         )
         self._report_use(key, spec, use, None)
         return use
@@ -351,23 +451,41 @@ class Reconciler:
             status_planner.Replica(pod, report) for pod, report in zip(pods, reports, strict=True)
         ]
 
-    async def _write_status(
-        self, body: Mapping[str, Any], previous: ModelDeploymentStatus, new: ModelDeploymentStatus
+    def _log_changes(
+        self,
+        key: indexes.Key,
+        previous: ModelDeploymentStatus,
+        new: ModelDeploymentStatus,
+        changed: list[str],
+        written: bool,
     ) -> None:
+        """One INFO line for a reconcile that changed something; none for a no-op."""
+        summary = status_planner.change_summary(previous, new, changed=changed, written=written)
+        if summary:
+            log.info("%s/%s: %s", key[0], key[1], summary)
+
+    async def _write_status(
+        self,
+        body: Mapping[str, Any],
+        previous: ModelDeploymentStatus,
+        new: ModelDeploymentStatus,
+        notes: Sequence[conditions.EventNote] = (),
+    ) -> bool:
+        """Write `new` unless it is what status already holds; whether it wrote."""
         metadata = body["metadata"]
         old_doc, new_doc = _dump(previous), _dump(new)
         written = self._written.get(metadata["uid"])
         if old_doc == new_doc and (body.get("status") or written is not None):
-            return
-        stored = set(body.get("status") or {}) | set(_dump(written) if written else {})
-        patch: dict[str, Any] = {k: None for k in sorted(stored) if k not in new_doc}
-        patch.update(new_doc)
+            return False
+        patch = merge_patch(body.get("status") or {}, new_doc)
+        if written is not None:
+            patch = merge_patch(_dump(written), patch)
         await self._kube.patch_status(
             namespace=metadata["namespace"], name=metadata["name"], status=patch
         )
         self._written[metadata["uid"]] = new
         health.STATUS_WRITES.inc()
-        for note in conditions.events(previous.conditions, new.conditions):
+        for note in [*conditions.events(previous.conditions, new.conditions), *notes]:
             await self._kube.post_event(
                 namespace=metadata["namespace"],
                 name=metadata["name"],
@@ -376,6 +494,58 @@ class Reconciler:
                 reason=note.reason,
                 message=note.message,
             )
+        return True
+
+
+def _with_candidates(
+    choice: candidates.Choice | None,
+    *,
+    declared: ModelDeploymentSpec,
+    spec: ModelDeploymentSpec,
+    new: ModelDeploymentStatus,
+    previous: ModelDeploymentStatus,
+    plan: rollout.Plan,
+    replicas: list[status_planner.Replica],
+    fetch: observed.FetchView | None,
+    now: datetime,
+    crash_looping: frozenset[str] = frozenset(),
+) -> candidates.Outcome:
+    """The status with its active model (and, with fallbacks, every candidate's state)."""
+    if choice is not None:
+        return candidates.finish(
+            choice,
+            declared,
+            new,
+            previous,
+            replicas=replicas,
+            desired=plan.replicas,
+            fetch=fetch,
+            now=now,
+            crash_looping=crash_looping,
+        )
+    active = candidates.single_active(
+        spec, new, previous, commit=plan.serving_commit, replicas=replicas, desired=plan.replicas
+    )
+    return candidates.Outcome(new.model_copy(update={"active_model": active}), [], None)
+
+
+def _other_model(deployed: ModelSource | None, spec: ModelDeploymentSpec) -> ModelSource | None:
+    """The candidate the Deployment serves, when it is not the one spec.model now names."""
+    return deployed if deployed is not None and deployed != spec.model else None
+
+
+def merge_patch(stored: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) that turns `stored` into `new`: a field `new` lacks is
+    set to null at every depth (a merge patch merges objects field by field, so a nested
+    field left out would otherwise stay, e.g. activeModel.reason of an earlier candidate)."""
+    patch: dict[str, Any] = {k: None for k in stored if k not in new}
+    for key, value in new.items():
+        before = stored.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            patch[key] = merge_patch(before, value)
+        else:
+            patch[key] = value
+    return patch
 
 
 def _dump(status: ModelDeploymentStatus) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class RuntimeConfig:
     drain_timeout: float = 30.0
     failure_linger: float = 2.0
     worker_niceness: int = 0
+    queue_while_loading: float = 0.0  # seconds a /v1 request may wait for Ready; 0: none
+    max_queue: int = 64  # requests waiting at once (`serve --max-queue`, same default)
 
     @property
     def model_name(self) -> str:

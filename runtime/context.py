@@ -3,7 +3,9 @@
 The state machine says *where* the runtime is; this holds *what* it found on the way (device,
 dtype, revision, timings, warm-up result, the engine once Ready), what it has served (`usage`)
 and the two signals that cross threads: `cancel` (SIGTERM reached the loader) and the
-in-flight request count (the drain waits for it to reach zero).
+in-flight request count (the drain waits for it to reach zero). `eta` follows the state
+machine to estimate the time until Ready; `waiting` counts the requests that wait for it
+(`--queue-while-loading`; touched on the event loop only).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modeldeploy.runtime.config import RuntimeConfig
-from modeldeploy.runtime.state import State, StateMachine
+from modeldeploy.runtime.eta import Estimate, Eta
+from modeldeploy.runtime.state import Snapshot, State, StateMachine
 from modeldeploy.runtime.usage import Usage
 
 if TYPE_CHECKING:
@@ -49,9 +52,18 @@ class RuntimeContext:
         self.config = config
         self.machine = machine or StateMachine()
         self.cancel = threading.Event()
-        self.info = ModelInfo(name=config.model_name, directory=config.model_dir)
+        # With --repo, the repo and revision asked for are known before the manifest says so
+        # (it replaces them once verified): /status names what is being fetched.
+        self.info = ModelInfo(
+            name=config.model_name,
+            directory=config.model_dir,
+            repo=config.repo,
+            revision=config.revision if config.repo else None,
+        )
         self.engine: Engine | None = None
         self.usage = Usage()
+        self.eta = Eta(self.machine, config)
+        self.waiting = 0
         self._lock = threading.Lock()
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
@@ -62,6 +74,11 @@ class RuntimeContext:
         if self.info.repo and self.info.repo not in names:
             names.append(self.info.repo)
         return tuple(names)
+
+    def estimate(self, snap: Snapshot | None = None) -> Estimate | None:
+        """Time until Ready (None once Ready, Draining or Failed); see `eta`."""
+        snap = snap or self.machine.snapshot()
+        return self.eta.estimate(snap, weight_bytes=self.info.bytes_total)
 
     def serving_engine(self) -> Engine | None:
         """The engine, only while Ready (Draining finishes what it took, takes nothing new)."""

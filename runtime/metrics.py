@@ -84,6 +84,11 @@ class RuntimeMetrics:
         self.in_flight = Gauge(
             "modeldeploy_requests_in_flight", "Requests being served", registry=registry
         )
+        self.waiting = Gauge(
+            "modeldeploy_requests_waiting_for_ready",
+            "Requests waiting for the model to be ready (--queue-while-loading)",
+            registry=registry,
+        )
         self._last_phase: State | None = None
         self.on_change(ctx.machine.snapshot())
         ctx.machine.subscribe(self.on_change)
@@ -110,6 +115,7 @@ class RuntimeMetrics:
         self.bytes_loaded.set(info.bytes_loaded)
         self.bytes_total.set(info.bytes_total)
         self.in_flight.set(self.ctx.in_flight)
+        self.waiting.set(self.ctx.waiting)
         if info.warmup is not None:
             self.warmup_latency.set(info.warmup.latency_seconds)
             self.warmup_rate.set(info.warmup.tokens_per_second)

@@ -1,12 +1,13 @@
 """OpenAI-style serving: `GET /v1/models`, `POST /v1/completions`, `POST /v1/embeddings`.
 
 Rules from the contract: before Ready (and while Draining) every /v1 request gets 503 with
-the state; a malformed request gets 400 `{"error": {"message", "type"}}`; `model` is optional
-and, when given, must be a served name (404 otherwise, as OpenAI does). Torch and tokenizer
-work (encoding the prompt, every forward pass, decoding tokens) runs on one engine thread,
-never on the event loop, so probes answer while a long completion streams. A fault that means
-the device is unusable (a CUDA error) moves the runtime to Failed, so liveness goes 503 and
-Kubernetes restarts the pod.
+the state and, until Failed, a `Retry-After` estimate (see `waiting`); a malformed request
+gets 400 `{"error": {"message", "type"}}`; `model` is optional and, when given, must be a
+served name (404 otherwise, as OpenAI does). `/v1/models` also names the repo, revision and
+commit behind the served name. Torch and tokenizer work (encoding the prompt, every forward
+pass, decoding tokens) runs on one engine thread, never on the event loop, so probes answer
+while a long completion streams. A fault that means the device is unusable (a CUDA error)
+moves the runtime to Failed, so liveness goes 503 and Kubernetes restarts the pod.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
-from modeldeploy.runtime import bodies, detokenize, priority
+from modeldeploy.runtime import bodies, detokenize, priority, waiting
+from modeldeploy.runtime.apierrors import error
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.faults import is_device_fault
 from modeldeploy.runtime.metrics import RuntimeMetrics
@@ -34,10 +36,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R", bodies.CompletionRequest, bodies.EmbeddingRequest)
-
-
-def error(status: int, message: str, kind: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": kind, **extra}}, status=status)
 
 
 class ServingError(Exception):
@@ -67,17 +65,7 @@ class OpenAIRoutes:
     def _engine(self, task: str | None = None) -> Engine:
         engine = self.ctx.serving_engine()
         if engine is None:
-            snap = self.ctx.machine.snapshot()
-            raise ServingError(
-                error(
-                    503,
-                    f"the model is not ready (state {snap.state.value})",
-                    "service_unavailable",
-                    state=snap.state.value,
-                    progress=round(snap.progress, 6),
-                    reason=snap.reason,
-                )
-            )
+            raise ServingError(waiting.not_ready(self.ctx))
         if task is not None and engine.task != task:
             other = "/v1/completions" if engine.task == "text-generation" else "/v1/embeddings"
             raise ServingError(
@@ -125,8 +113,23 @@ class OpenAIRoutes:
             self._engine()
         except ServingError as exc:
             return exc.response
+        info = self.ctx.info
+        # What really serves under the name (the name stays whatever candidate serves).
+        source = {
+            "root": info.repo or str(info.directory),
+            "repo": info.repo,
+            "revision": info.revision,
+            "commit": info.commit,
+            "verified": info.verified,
+        }
         data = [
-            {"id": name, "object": "model", "created": self.created, "owned_by": "modeldeploy"}
+            {
+                "id": name,
+                "object": "model",
+                "created": self.created,
+                "owned_by": "modeldeploy",
+                **source,
+            }
             for name in self.ctx.served_names
         ]
         return web.json_response({"object": "list", "data": data})

@@ -1,16 +1,17 @@
 """The aiohttp application: one router module per concern, wired to one RuntimeContext.
 
-Routers: `health` (probes), `status` (/status, /status/stream), `metrics` (/metrics and the
-request-metrics middleware), `openai` (/v1/*); `usage` adds the middleware that counts served
-requests for /status. The app holds no model logic; it reads the state machine and hands
-torch work to the engine thread.
+Routers: `health` (probes), `status` (/status, /status/stream), `page` (/, the status page for
+people), `metrics` (/metrics and the request-metrics middleware), `openai` (/v1/*); `usage`
+adds the middleware that counts served requests for /status, `waiting` the one that lets a
+/v1 request wait for Ready (`--queue-while-loading`), innermost so both count it. The app
+holds no model logic; it reads the state machine and hands torch work to the engine thread.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from modeldeploy.runtime import health, status, usage
+from modeldeploy.runtime import health, page, status, usage, waiting
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.metrics import RuntimeMetrics
 from modeldeploy.runtime.openai import OpenAIRoutes
@@ -21,14 +22,17 @@ OPENAI: web.AppKey[OpenAIRoutes] = web.AppKey("openai", OpenAIRoutes)
 
 def build_app(ctx: RuntimeContext) -> web.Application:
     metrics = RuntimeMetrics(ctx)
+    queue = waiting.ReadyQueue(ctx)
     app = web.Application(
-        middlewares=[metrics.middleware(), usage.middleware(ctx.usage)],
+        middlewares=[metrics.middleware(), usage.middleware(ctx.usage), queue.middleware()],
         client_max_size=16 * 2**20,
     )
     app[CONTEXT] = ctx
     app[status.STREAMS] = set()
     health.attach(app, ctx)
     status.attach(app, ctx)
+    page.attach(app)
+    queue.attach(app)
     metrics.attach(app)
     routes = OpenAIRoutes(ctx, metrics)
     routes.attach(app)

@@ -22,7 +22,11 @@ The operator parses this from every pod, so the keys are camelCase and stable:
                   "startupSeconds"},      # null until the phase ended
       "warmup": {"ok", "prompt", "latencySeconds", "tokens", "tokensPerSecond"} | null,
       "error": {"reason", "message"} | null,
+      "eta": {"seconds", "retryAfterSeconds", # until Ready, before Ready only (else null);
+              "phases": [{"state", "seconds", "basis"}]} | null,  # see eta.py
       "inFlight": 0,                      # requests being served
+      "queue": {"waiting", "maxQueue",    # /v1 requests waiting for Ready (waiting.py)
+                "queueWhileLoadingSeconds"},
       "usage": {"requests": 0,            # /v1 requests completed with a 2xx since start
                 "lastRequestAt": ISO|null},  #   and when the last one did (see usage.py)
       "history": [{"state", "at" (ISO 8601 UTC), "reason", "message"}]
@@ -59,6 +63,7 @@ _PHASE_TIMINGS = {
 def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> dict[str, Any]:
     snap = snap or ctx.machine.snapshot()
     info = ctx.info
+    estimate = ctx.estimate(snap)
     return {
         "state": snap.state.value,
         "progress": round(snap.progress, 6),
@@ -87,7 +92,13 @@ def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> dict[str, Any
         "timings": timings(snap),
         "warmup": info.warmup.to_json() if info.warmup else None,
         "error": snap.error.to_json() if snap.error else None,
+        "eta": estimate.to_json() if estimate else None,
         "inFlight": ctx.in_flight,
+        "queue": {
+            "waiting": ctx.waiting,
+            "maxQueue": ctx.config.max_queue,
+            "queueWhileLoadingSeconds": ctx.config.queue_while_loading,
+        },
         "usage": ctx.usage.to_json(),
         "history": [t.to_json() for t in snap.history],
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from modeldeploy.hub.console import human_size
+from modeldeploy.hub.console import counted, human_size
 
 if TYPE_CHECKING:
     from modeldeploy.hub.eviction import Outcome
@@ -66,7 +66,7 @@ def print_check(check: ModelCheck) -> None:
         print(f"BAD       {check.name}: {check.error}")
     elif not check.details:
         print(
-            f"ok        {check.name}: {check.files} files, {human_size(check.bytes)} "
+            f"ok        {check.name}: {counted(check.files, 'file')}, {human_size(check.bytes)} "
             f"re-hashed in {check.seconds:.1f}s"
         )
 

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.repo}: {exc.reason.value}: {exc.message}") from None
     state = "already complete" if result.already_complete else "verified"
     printer.finish(
-        f"{result.repo}@{result.commit}: {len(result.files)} files, "
+        f"{result.repo}@{result.commit}: {console.counted(len(result.files), 'file')}, "
         f"{console.human_size(result.bytes_total)} {state} in {result.seconds:.1f}s "
         f"({console.human_size(result.bytes_downloaded)} downloaded) -> {result.directory}"
     )

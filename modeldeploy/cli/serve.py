@@ -6,11 +6,16 @@ Only argparse here; the runtime (torch, transformers, aiohttp) is imported insid
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
 from modeldeploy.cli import options
 from modeldeploy.cli.errors import CommandError
+
+# Requests that may wait for Ready at once (`--max-queue`): enough for a burst of clients
+# retrying together, few enough that none waits behind a crowd it cannot see.
+DEFAULT_MAX_QUEUE = 64
 
 DESCRIPTION = """\
 Serve one model directory. The HTTP server answers at once; the model is then verified,
@@ -96,7 +101,43 @@ def register(subparsers: Any) -> None:
         "inside a pod's own CPU share (e.g. 10; default 0: on a shared node it also cedes "
         "CPU to other processes)",
     )
+    parser.add_argument(
+        "--queue-while-loading",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="let a /v1 request that arrives before Ready wait up to SECONDS for Ready "
+        "(default 0: answer 503 with Retry-After at once)",
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=_at_least_one,
+        default=DEFAULT_MAX_QUEUE,
+        metavar="N",
+        help="at most N requests wait at once; one more is answered 429 with Retry-After "
+        f"(default {DEFAULT_MAX_QUEUE})",
+    )
     parser.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more seconds")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         drain_timeout=args.drain_timeout,
         failure_linger=args.failure_linger,
         worker_niceness=args.worker_niceness,
+        queue_while_loading=args.queue_while_loading,
+        max_queue=args.max_queue,
     )
     outcome = serve(config)
     if outcome.error is not None:

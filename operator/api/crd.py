@@ -37,6 +37,12 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [  # ModelDeployment
         "description": "Where the deployment stands.",
     },
     {
+        "name": "Model",
+        "type": "string",
+        "jsonPath": ".status.activeModel.repo",
+        "description": "The repository that serves (a fallback when the preferred cannot).",
+    },
+    {
         "name": "Progress",
         "type": "string",
         "jsonPath": ".status.progress",
@@ -49,13 +55,6 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [  # ModelDeployment
         "description": "Resolved commit (short).",
     },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-    {
-        "name": "Repo",
-        "type": "string",
-        "jsonPath": ".spec.model.repo",
-        "priority": 1,
-        "description": "Hugging Face repository.",
-    },
     {
         "name": "GPU",
         "type": "string",

@@ -19,6 +19,7 @@ from modeldeploy.operator.api.types import (
     ApiModel,
     CacheName,
     DnsSubdomain,
+    Duration,
     LabelValue,
     PassThroughObject,
     Quantity,
@@ -29,6 +30,7 @@ from modeldeploy.operator.api.types import (
 _REPO_PART = r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?"
 REPO_PATTERN = rf"^({_REPO_PART}/)?{_REPO_PART}$"
 REVISION_PATTERN = r"^([0-9a-f]{40}|[A-Za-z0-9_][A-Za-z0-9._/-]{0,254})$"
+SERVED_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
 ENDPOINT_PATTERN = r"^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?(/[^\s]*)?$"
 # Bounds that keep the CEL rules' estimated cost within the API server's budget.
 MAX_RESOURCES = 32
@@ -263,6 +265,20 @@ class RuntimeSpec(ApiModel):
     )
     port: int = Field(default=8080, ge=1024, le=65535, description="HTTP port of the runtime.")
     warmup: WarmupSpec = Field(default=WarmupSpec(), description="Warm-up pass.")
+    served_model_name: (
+        Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=SERVED_NAME)] | None
+    ) = Field(
+        default=None,
+        description="The model name clients send (OpenAI `model`). Default: the "
+        "ModelDeployment's name. It stays the same whichever candidate model serves.",
+    )
+    queue_while_loading: int = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="Seconds a request that arrives before the runtime is Ready may wait for "
+        "it (through the <name>-wait Service) instead of getting 503 at once; 0: no waiting.",
+    )
 
 
 class Placement(ApiModel):
@@ -290,6 +306,29 @@ class MonitoringSpec(ApiModel):
     )
 
 
+MAX_FALLBACKS = 4
+"""Fallback models per ModelDeployment (each is a whole ModelSource: the CRD's CEL cost grows
+with every one)."""
+
+
+class FallbackPolicy(ApiModel):
+    """When a fallback serves: how often the better candidates are tried again, and how long
+    a preferred model that fails only transiently is waited for while nothing serves."""
+
+    retry_preferred_every: Duration = Field(
+        default="15m",
+        description="Check the better candidates again this often (a duration such as 15m, "
+        "1h; at least 1m). A candidate's wait doubles after each failed trial, up to 4x this.",
+        json_schema_extra=rules.validations(rules.AT_LEAST_A_MINUTE),
+    )
+    transient_grace: Duration = Field(
+        default="10m",
+        description="While no candidate has ever been Ready: how long a candidate may fail "
+        "only transiently (network errors, throttling) before the next one is tried.",
+        json_schema_extra=rules.validations(rules.POSITIVE_DURATION),
+    )
+
+
 class ModelDeploymentSpec(ApiModel):
     """A model from the Hugging Face Hub, served by `replicas` verified, warmed-up runtimes."""
 
@@ -297,7 +336,17 @@ class ModelDeploymentSpec(ApiModel):
         json_schema_extra=rules.validations(rules.NO_GPU_IN_REQUESTS, rules.NO_GPU_IN_LIMITS)
     )
 
-    model: ModelSource = Field(description="The model to deploy.")
+    model: ModelSource = Field(description="The model to deploy (the preferred candidate).")
+    fallbacks: list[ModelSource] = Field(
+        default_factory=list,
+        max_length=MAX_FALLBACKS,
+        description="Models to serve instead when the preferred one cannot be (not found, "
+        "gated, no fitting GPU, failed to load...), most preferred first; same shape as "
+        "model. They must serve the same task. status.activeModel says which one serves.",
+    )
+    fallback_policy: FallbackPolicy = Field(
+        default=FallbackPolicy(), description="Retrying better candidates; transient failures."
+    )
     task: Task = Field(
         default=Task.AUTO, description="What to serve: text-generation, embeddings, or auto."
     )

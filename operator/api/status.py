@@ -38,6 +38,18 @@ class ConditionType(StrEnum):
     SPEC_VALID = "SpecValid"
     MODEL_INTACT = "ModelIntact"
     """With spec.cache.name: the shared directory is Verified (False: Corrupted, Repairing)."""
+    FALLBACK_ACTIVE = "FallbackActive"
+    """With spec.fallbacks: True while a candidate other than spec.model serves."""
+
+
+class CandidateState(StrEnum):
+    """One candidate model (spec.model is 0, spec.fallbacks[i] is i+1), as last seen."""
+
+    ACTIVE = "Active"
+    STANDBY = "Standby"
+    TRYING = "Trying"
+    UNAVAILABLE = "Unavailable"
+    UNTRIED = "Untried"
 
 
 class ConditionStatus(StrEnum):
@@ -188,6 +200,50 @@ class UsageStatus(ApiModel):
     )
 
 
+class ActiveModel(ApiModel):
+    """The candidate the replicas serve (set once one has been Ready)."""
+
+    index: int = Field(ge=0, description="0: spec.model; i: spec.fallbacks[i-1].")
+    repo: str = Field(description="Its repository (MODEL column).")
+    commit: CommitSha | None = Field(default=None, description="The commit it serves.")
+    reason: str | None = Field(
+        default=None,
+        description="Why not a better candidate: each better one's repo, reason and message.",
+    )
+
+
+class CandidateStatus(ApiModel):
+    """What was last seen of one candidate."""
+
+    index: int = Field(ge=0, description="0: spec.model; i: spec.fallbacks[i-1].")
+    repo: str = Field(description="Its repository.")
+    state: CandidateState = Field(description="Active, Standby, Trying, Unavailable, Untried.")
+    reason: str | None = Field(default=None, description="Why it is not serving (typed).")
+    message: str | None = Field(default=None, description="The failure, in words.")
+    commit: CommitSha | None = Field(default=None, description="The commit last resolved.")
+    last_tried: str | None = Field(
+        default=None,
+        json_schema_extra={"format": "date-time"},
+        description="When it was last tried (RFC 3339).",
+    )
+    retry_at: str | None = Field(
+        default=None,
+        json_schema_extra={"format": "date-time"},
+        description="When an Unavailable candidate is tried again (RFC 3339).",
+    )
+    failures: int = Field(
+        default=0, ge=0, description="Failed trials in a row (each doubles the wait)."
+    )
+    task: str | None = Field(
+        default=None, description="The task its runtimes reported serving, once one ran."
+    )
+    failing_since: str | None = Field(
+        default=None,
+        json_schema_extra={"format": "date-time"},
+        description="Since when it has failed only transiently (RFC 3339).",
+    )
+
+
 class ModelDeploymentStatus(ApiModel):
     """Observed state of a ModelDeployment."""
 
@@ -232,6 +288,13 @@ class ModelDeploymentStatus(ApiModel):
         default=None, description="The shared cache directory mounted (with spec.cache.name)."
     )
     usage: UsageStatus | None = Field(default=None, description="Requests served.")
+    active_model: ActiveModel | None = Field(
+        default=None, description="The candidate model that serves (MODEL column)."
+    )
+    candidates: list[CandidateStatus] = Field(
+        default_factory=list,
+        description="With spec.fallbacks: every candidate, what was last seen of it.",
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Conditions (Kubernetes conventions), one per type.",

@@ -150,12 +150,26 @@ def _check_name(
 def _check_spec(spec: ModelDeploymentSpec) -> list[Problem]:
     return [
         *_check_source("spec.model", spec.model),
+        *[
+            problem
+            for index, source in enumerate(spec.fallbacks)
+            for problem in _check_source(f"spec.fallbacks[{index}]", source)
+        ],
+        *_check_fallback_policy(spec),
         *_check_gpu(spec),
         *_check_resources(spec),
         *_check_cache(spec.cache),
         *_check_tolerations(spec.placement.tolerations),
         *_check_affinity(spec.placement.affinity),
     ]
+
+
+def _check_fallback_policy(spec: ModelDeploymentSpec) -> Iterator[Problem]:
+    policy = spec.fallback_policy
+    if duration_seconds(policy.retry_preferred_every) < 60:
+        yield Problem("spec.fallbackPolicy.retryPreferredEvery", "must be at least 1m")
+    if duration_seconds(policy.transient_grace) == 0:
+        yield Problem("spec.fallbackPolicy.transientGrace", "must be longer than 0")
 
 
 def _check_source(at: str, source: ModelSource) -> list[Problem]:

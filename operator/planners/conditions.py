@@ -21,6 +21,7 @@ ORDER = [
     ConditionType.READY,
     ConditionType.DEGRADED,
     ConditionType.MODEL_INTACT,
+    ConditionType.FALLBACK_ACTIVE,
 ]
 
 
@@ -108,13 +109,32 @@ class EventNote:
 
 
 def events(previous: Iterable[Condition], current: Iterable[Condition]) -> list[EventNote]:
-    """One Event per condition whose status or reason changed since the last status."""
+    """One Event per failure or recovery since the last status: the conditions that report
+    the same reason (a checksum mismatch makes Verified and Ready False and Degraded True)
+    share one Event, named after them all, with the first one's message."""
+    notes: dict[tuple[str, str], tuple[list[str], str]] = {}
+    for type_, reason, label, message in _changes(previous, current):
+        labels, _ = notes.setdefault((type_, reason), ([], message))
+        labels.append(label)
+    return [
+        EventNote(type_, reason, f"{', '.join(labels)}: {message}"[:1000])
+        for (type_, reason), (labels, message) in notes.items()
+    ]
+
+
+def _changes(
+    previous: Iterable[Condition], current: Iterable[Condition]
+) -> list[tuple[str, str, str, str]]:
+    """(event type, reason, `Type=Status`, message) of each condition whose status or reason
+    changed into a failure or a recovery."""
     before = {c.type: c for c in previous}
-    notes: list[EventNote] = []
+    notes: list[tuple[str, str, str, str]] = []
     for condition in current:
         old = before.get(condition.type)
         if old is not None and (old.status, old.reason) == (condition.status, condition.reason):
             continue
+        if condition.type == ConditionType.FALLBACK_ACTIVE.value:
+            continue  # a switch of model has its own Event (planners/fallback.switch_notes)
         bad_value = (
             ConditionStatus.TRUE
             if condition.type == ConditionType.DEGRADED.value
@@ -124,6 +144,8 @@ def events(previous: Iterable[Condition], current: Iterable[Condition]) -> list[
         recovered = condition.status == ConditionStatus.TRUE and old is not None
         if not failing and not recovered:
             continue  # only failures and recoveries are news; waiting is not
-        message = f"{condition.type}={condition.status.value}: {condition.message}"[:1000]
-        notes.append(EventNote("Warning" if failing else "Normal", condition.reason, message))
+        label = f"{condition.type}={condition.status.value}"
+        notes.append(
+            ("Warning" if failing else "Normal", condition.reason, label, condition.message)
+        )
     return notes

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from modeldeploy.operator.api.spec import ModelDeploymentSpec
 from modeldeploy.operator.api.status import ModelDeploymentStatus, ReplicaStatus, SharedCacheStatus
-from modeldeploy.operator.planners import naming
+from modeldeploy.operator.planners import memory, naming
 from modeldeploy.operator.planners.observed import (
     PENDING,
     UNREACHABLE,
@@ -46,6 +46,9 @@ class Replica:
     # The typed failure the last written status showed for this pod (its runtime's last word):
     # kept while the runtime cannot be asked and kubelet has not reported the crash yet.
     last_failure: tuple[str, str] | None = None
+    estimate_bytes: int | None = None
+    """The memory the model is estimated to need (an OOMKilled replica says it beside the
+    limit it hit)."""
 
     @property
     def state(self) -> str:
@@ -80,6 +83,15 @@ class Replica:
 
     @property
     def failure(self) -> tuple[str, str] | None:
+        return self._with_need(self._failure())
+
+    def _with_need(self, failure: tuple[str, str] | None) -> tuple[str, str] | None:
+        if failure is None or failure[0] != "OOMKilled" or not self.estimate_bytes:
+            return failure
+        need = f"the model needs an estimated {memory.human(self.estimate_bytes)}"
+        return failure if need in failure[1] else (failure[0], f"{failure[1]}; {need}")
+
+    def _failure(self) -> tuple[str, str] | None:
         if self.report.reachable:
             # The runtime answers: its state is the truth (a pod that restarted once and
             # recovered still carries its last termination message).
@@ -147,6 +159,9 @@ class StatusInputs:
     shared: SharedCacheStatus | None = None
     """With spec.cache.name: the ModelCache directory and its state."""
     usage: Tally | None = None
+    serving_elsewhere: str | None = None
+    """During a switch of candidate model: the commit the serving candidate's replicas run
+    (they serve, and count as ready, until the new candidate's replicas replace them)."""
 
 
 def first_failure(runtime: Sequence[Replica]) -> tuple[Replica, tuple[str, str]] | None:

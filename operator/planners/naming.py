@@ -19,6 +19,8 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_DEPLOYMENT = "modeldeploy.io/deployment"
 LABEL_REVISION = "modeldeploy.io/revision"
 ANNOTATION_COMMIT = "modeldeploy.io/commit"
+ANNOTATION_REPO = "modeldeploy.io/repo"
+"""On the runtime Deployment: the repository its replicas serve (which candidate model)."""
 
 COMPONENT_RUNTIME = "runtime"
 COMPONENT_FETCH = "fetch"
@@ -52,6 +54,12 @@ class Names:
     @property
     def service(self) -> str:
         return self.name
+
+    @property
+    def wait_service(self) -> str:
+        """The Service that also routes to replicas not Ready yet (clients that would rather
+        wait, or watch the runtime's status page, than get connection errors)."""
+        return f"{self.name}-wait"
 
     @property
     def service_monitor(self) -> str:

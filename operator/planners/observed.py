@@ -45,6 +45,8 @@ class RuntimeReport:
     requests: int | None = None
     """/v1 requests this runtime process served (its `usage`; None from older runtimes)."""
     last_request_at: str | None = None
+    task: str | None = None
+    """What the runtime serves (`model.task`: text-generation, embeddings), once it knows."""
 
     @classmethod
     def unreachable(cls, why: str) -> RuntimeReport:
@@ -65,7 +67,11 @@ class RuntimeReport:
         usage: Mapping[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
         count = usage.get("requests")
         last = usage.get("lastRequestAt")
+        raw_model = doc.get("model")
+        model: Mapping[str, Any] = raw_model if isinstance(raw_model, dict) else {}
+        task = model.get("task") if isinstance(model.get("task"), str) else None
         return cls(
+            task=task,
             reachable=True,
             state=state,
             progress=min(max(float(doc.get("progress") or 0.0), 0.0), 1.0),
@@ -104,6 +110,9 @@ class PodView:
     # The runtime container's last termination even while a restarted one runs (a restart
     # still starting up has proved nothing yet: the last failure stands until it is Ready).
     last_failure_message: str | None = None
+    last_failure_reason: str | None = None
+    memory_limit: str | None = None
+    """The runtime container's memory limit (an OOMKilled replica says it hit it)."""
 
     @classmethod
     def from_pod(cls, pod: Mapping[str, Any]) -> PodView:
@@ -136,22 +145,24 @@ class PodView:
             last_failure_message=(container.get("lastState", {}).get("terminated") or {}).get(
                 "message"
             ),
+            last_failure_reason=(container.get("lastState", {}).get("terminated") or {}).get(
+                "reason"
+            ),
+            memory_limit=_memory_limit(spec),
         )
 
     @property
     def previous_failure(self) -> tuple[str, str] | None:
-        """(reason, message) of the last termination, if the runtime wrote a typed one."""
-        match = _REASON.match((self.last_failure_message or "").strip())
-        return (match[1], match[2]) if match else None
+        """(reason, message) of the last termination, when it was a failure: the same words
+        as while the container was down, so a crash loop does not flap at each restart."""
+        return self._termination_failure(self.last_failure_reason, self.last_failure_message)
 
     @property
     def failure(self) -> tuple[str, str] | None:
         """(reason, message) from the termination message (the runtime writes `Reason: text`)."""
-        if self.terminated_message:
-            match = _REASON.match(self.terminated_message.strip())
-            if match:
-                return match[1], match[2]
-            return self.terminated_reason or "Terminated", self.terminated_message.strip()
+        ended = self._termination_failure(self.terminated_reason, self.terminated_message)
+        if ended is not None:
+            return ended
         if self.waiting_reason in {
             "CrashLoopBackOff",
             "ImagePullBackOff",
@@ -161,6 +172,35 @@ class PodView:
         }:
             return self.waiting_reason, self.waiting_message or self.waiting_reason
         return None
+
+    def _termination_failure(
+        self, reason: str | None, message: str | None
+    ) -> tuple[str, str] | None:
+        """A termination as a failure: OOMKilled says the limit it hit (its message is only the
+        last log line), a typed message its reason, any other failed exit its log's last word."""
+        text = (message or "").strip()
+        if reason == "OOMKilled":
+            limit = (
+                f"its memory limit of {self.memory_limit}"
+                if self.memory_limit
+                else "the node's memory (no memory limit is set)"
+            )
+            return reason, f"the runtime container was killed for using {limit}"
+        match = _REASON.match(text)
+        if match:
+            return match[1], match[2]
+        if text:
+            return reason or "Terminated", text
+        if reason not in {None, "Completed"}:
+            return reason or "Terminated", f"the runtime container exited ({reason})"
+        return None
+
+
+def _memory_limit(spec: Mapping[str, Any]) -> str | None:
+    containers = spec.get("containers") or []
+    runtime = next((c for c in containers if c.get("name") == "runtime"), None)
+    limit = (((runtime or {}).get("resources") or {}).get("limits") or {}).get("memory")
+    return str(limit) if limit else None
 
 
 def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:

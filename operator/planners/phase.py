@@ -54,7 +54,8 @@ def _paused(inp: StatusInputs) -> str:
 def phase_of(inp: StatusInputs, runtime: Sequence[Replica], ready: int) -> tuple[Phase, str]:
     spec, plan, resolve, fetch = inp.spec, inp.plan, inp.resolve, inp.fetch
     if spec.suspend:
-        return Phase.SUSPENDED, "suspended: scaled to zero, cache kept" + _paused(inp)
+        kept = ", cache kept" if spec.cache is not None else ""
+        return Phase.SUSPENDED, f"suspended: scaled to zero{kept}" + _paused(inp)
     if resolve.commit is None:
         if resolve.error and not resolve.retryable:
             return Phase.FAILED, f"{resolve.error[0]}: {resolve.error[1]}"

@@ -5,8 +5,8 @@ NVIDIA-H100-80GB-HBM3) and `nvidia.com/gpu.memory` (MiB per GPU). A MIG resource
 `nvidia.com/mig-3g.40gb` has its own memory label, `nvidia.com/mig-3g.40gb.memory`.
 
 The scheduler does the real fitting; the preflight check exists so that a model that fits
-on no node says so (`NoFittingGPUNode`, with what it needs and what the best node offers)
-instead of leaving pods Pending forever.
+on no node says so (`NoFittingGPUNode`, with what it needs and, closest first, which
+constraint each node fails) instead of leaving pods Pending forever.
 """
 
 from __future__ import annotations
@@ -141,9 +141,13 @@ class NodeOffer:
         )
 
     def describe(self) -> str:
+        return f"{self.name} offers {self.offering()}"
+
+    def offering(self) -> str:
+        """`8x NVIDIA-A100-SXM4-80GB with 81920 MiB`: devices, product, memory per device."""
         memory_text = "unknown memory" if self.memory_mib is None else f"{self.memory_mib} MiB"
         product = self.product or "unknown product"
-        return f"{self.name} offers {self.devices}x {product} with {memory_text}"
+        return f"{self.devices}x {product} with {memory_text}"
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,8 @@ class Need:
 
     def describe(self) -> str:
         products = f" of {', '.join(self.products)}" if self.products else ""
-        return (
-            f"needs {self.devices}x {self.resource_name}{products} with at least "
-            f"{self.memory_mib} MiB each"
-        )
+        memory_text = f" with at least {self.memory_mib} MiB each" if self.memory_mib else ""
+        return f"needs {self.devices}x {self.resource_name}{products}{memory_text}"
 
 
 @dataclass(frozen=True)
@@ -231,12 +233,88 @@ def _rank(offer: NodeOffer, need: Need) -> tuple[int, int]:
     return (priority, -(offer.memory_mib or 0))
 
 
+MAX_GROUPS_SHOWN = 4
+"""Groups of alike nodes a no-fit message names (the closest first); the rest are counted."""
+NAMES_SHOWN = 3
+
+
 def _no_fit_message(offers: list[NodeOffer], need: Need) -> str:
+    """What a replica needs, then each node (closest first, alike nodes grouped) with the
+    constraints it fails: where it may not run (product, nodeSelector, cordoned) and what it
+    lacks (devices, memory)."""
     candidates = [offer for offer in offers if offer.devices > 0]
     if not candidates:
         return f"a replica {need.describe()}; no node offers {need.resource_name} at all"
-    best = max(candidates, key=lambda offer: (offer.memory_mib or 0, offer.devices))
-    unknown = ""
-    if need.memory_required and any(offer.memory_mib is None for offer in candidates):
-        unknown = " (nodes without a memory label cannot show they meet gpu.minMemory)"
-    return f"a replica {need.describe()}; the best node, {best.describe()}{unknown}"
+    groups: dict[tuple[Any, ...], list[NodeOffer]] = {}
+    for offer in sorted(candidates, key=lambda offer: _closeness(offer, need)):
+        misses = tuple(_misses(offer, need))
+        groups.setdefault((offer.product, offer.devices, offer.memory_mib, misses), []).append(
+            offer
+        )
+    shown = list(groups.items())[:MAX_GROUPS_SHOWN]
+    parts = [_group_text(members, list(key[3])) for key, members in shown]
+    rest = len(candidates) - sum(len(members) for _, members in shown)
+    if rest:
+        parts.append(f"{rest} more {'node fails' if rest == 1 else 'nodes fail'} as well")
+    return f"a replica {need.describe()}; no node fits: {'; '.join(parts)}"
+
+
+def _misses(offer: NodeOffer, need: Need) -> list[str]:
+    """The constraints `offer` fails: first where a replica may not go, then what it lacks."""
+    misses = [
+        *_placement_misses(offer, need),
+        *_capacity_misses(offer, need),
+    ]
+    return misses or ["cannot host a replica"]
+
+
+def _placement_misses(offer: NodeOffer, need: Need) -> list[str]:
+    misses = []
+    if not offer.schedulable:
+        misses.append("cordoned (unschedulable)")
+    if need.products and offer.product not in need.products:
+        product = offer.product or f"no {PRODUCT_LABEL} label"
+        misses.append(f"{product} is not an allowed product (gpu.products)")
+    wrong = [f"{k}={v}" for k, v in need.node_selector.items() if offer.labels.get(k) != v]
+    if wrong:
+        misses.append(f"does not match nodeSelector {', '.join(wrong)}")
+    return misses
+
+
+def _capacity_misses(offer: NodeOffer, need: Need) -> list[str]:
+    misses = []
+    if offer.devices < need.devices:
+        misses.append(f"has {offer.devices} of the {need.devices} {need.resource_name} asked")
+    if offer.memory_mib is None:
+        if need.memory_required:
+            misses.append(
+                f"shows no {memory_label(need.resource_name)} label, so cannot show it "
+                "meets gpu.minMemory"
+            )
+    elif offer.memory_mib < need.memory_mib:
+        misses.append(f"has {offer.memory_mib} MiB per device of the {need.memory_mib} MiB needed")
+    return misses
+
+
+def _closeness(offer: NodeOffer, need: Need) -> tuple[int, int, int, int, str]:
+    """Allowed nodes first (fewest placement misses), then fewest shortfalls, then the most
+    devices and memory."""
+    return (
+        len(_placement_misses(offer, need)),
+        len(_capacity_misses(offer, need)),
+        -offer.devices,
+        -(offer.memory_mib or 0),
+        offer.name,
+    )
+
+
+def _group_text(members: list[NodeOffer], misses: list[str]) -> str:
+    """`a1 offers 4x A with 81920 MiB: has 4 of the 8 nvidia.com/gpu asked` (alike nodes
+    named together: `b1, b2, b3 and 5 more each offer ...`)."""
+    first = members[0]
+    if len(members) == 1:
+        return f"{first.describe()}: {', '.join(misses)}"
+    names = ", ".join(m.name for m in members[:NAMES_SHOWN])
+    if len(members) > NAMES_SHOWN:
+        names += f" and {len(members) - NAMES_SHOWN} more"
+    return f"{names} each offer {first.offering()}: {', '.join(misses)}"

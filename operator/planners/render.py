@@ -62,6 +62,13 @@ def render(
     if nodes is not None and spec.gpu.count > 0:
         fit = placement.preflight(nodes, placement.need_of(spec, estimated_bytes=None))
         notes.append(("Preflight: " if fit.fits else "Preflight: NoFittingGPUNode: ") + fit.message)
+    if spec.fallbacks:
+        listed = ", ".join(f"[{i}] {m.repo}" for i, m in enumerate([spec.model, *spec.fallbacks]))
+        notes.append(
+            f"Candidates, most preferred first: {listed}. Rendered: [0] {spec.model.repo} "
+            "(every candidate asks for the same GPUs, and sizes need the hub); the operator "
+            "serves the first that resolves, fits and loads (status.activeModel)."
+        )
     uid = str(metadata.get("uid") or placeholder_uid)
     if uid == placeholder_uid:
         notes.append(f"ownerReferences carry the placeholder uid {placeholder_uid}.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from modeldeploy.operator.api.spec import ModelDeploymentSpec
+from modeldeploy.operator.api.spec import ModelDeploymentSpec, ModelSource
 from modeldeploy.operator.config import Settings
 from modeldeploy.operator.planners import fetchjob, naming, workload
 from modeldeploy.operator.planners.placement import Fit
@@ -37,6 +37,9 @@ class Context:
     weight_bytes: int | None = None
     render: bool = False
     """`modeldeploy render`: show every object, as if the commit were resolved and fetched."""
+    deployed_model: ModelSource | None = None
+    """The candidate model the existing Deployment serves (its repo annotation), when it is
+    not spec.model: it keeps serving it until the new one is fetched."""
     rolled_out: bool = False
     """The last status said Ready on `deployed_commit`: every replica serves it, none an older
     commit (an inline cache volume may then drop the commits nobody serves)."""
@@ -121,6 +124,9 @@ def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
     serving = serving_commit(spec, ctx)
     replicas = desired_replicas(spec, ctx)
     if serving is not None or ctx.render:
+        served = spec
+        if serving is not None and serving == ctx.deployed_commit and ctx.deployed_model:
+            served = spec.model_copy(update={"model": ctx.deployed_model})
         inputs = workload.WorkloadInputs(
             names=names,
             uid=ctx.uid,
@@ -130,8 +136,9 @@ def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
             replicas=replicas,
             weight_bytes=ctx.weight_bytes,
         )
-        objects.append(workload.deployment(spec, inputs))
+        objects.append(workload.deployment(served, inputs))
     objects.append(workload.service(spec, names=names, uid=ctx.uid))
+    objects.append(workload.service(spec, names=names, uid=ctx.uid, waiting=True))
     if spec.monitoring.service_monitor:
         objects.append(workload.service_monitor(names=names, uid=ctx.uid))
     keep = {

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modeldeploy.operator.api.spec import ModelDeploymentSpec
+from modeldeploy.operator.api.spec import ModelDeploymentSpec, ModelSource
 from modeldeploy.operator.api.status import CachedModelState, SharedCacheStatus
 from modeldeploy.operator.planners import naming
 from modeldeploy.operator.planners.cache import Want, model_directory
@@ -48,15 +48,19 @@ def plan_use(
     pod_revisions: set[str],
     may_mount: Callable[[str], bool],
     bytes_needed: int | None = None,
+    serving_model: ModelSource | None = None,
 ) -> Use:
+    """`serving_model`: the candidate model the replicas serve when it is not spec.model
+    (a fallback being switched from or to): its directory is in use as well."""
     assert spec.cache is not None and spec.cache.name is not None
     name = spec.cache.name
+    served = serving_model or spec.model
     target = model_directory(spec.model, commit) if commit else None
     serving_commit = deployed_commit or previous_serving
-    serving = model_directory(spec.model, serving_commit) if serving_commit else None
+    serving = model_directory(served, serving_commit) if serving_commit else None
     in_use = {d for d in (target, serving) if d}
     if previous_serving and naming.short_sha(previous_serving) in pod_revisions:
-        in_use.add(model_directory(spec.model, previous_serving))
+        in_use.add(model_directory(served, previous_serving))
     wants: tuple[Want, ...] = ()
     if target is not None and commit is not None:
         wants = (

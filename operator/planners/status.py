@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from modeldeploy.hub import errors
+from modeldeploy.operator.api.spec import ModelDeploymentSpec
 from modeldeploy.operator.api.status import (
     ConditionType as C,
 )
@@ -20,6 +22,7 @@ from modeldeploy.operator.api.status import (
     ModelDeploymentStatus,
     Phase,
     PlacementStatus,
+    ReplicaStatus,
     Timings,
     UsageStatus,
     VerificationStatus,
@@ -33,6 +36,7 @@ __all__ = [
     "Replica",
     "ResolveOutcome",
     "StatusInputs",
+    "change_summary",
     "invalid_spec_status",
     "plan_status",
     "timestamp",
@@ -89,16 +93,24 @@ def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:
         if r.state == "Failed" and r.reason
     }
     runtime = [
-        dataclasses.replace(r, last_failure=remembered.get(r.pod.name))
+        dataclasses.replace(
+            r, last_failure=remembered.get(r.pod.name), estimate_bytes=inp.estimate_bytes
+        )
         for r in inp.replicas
         if not r.pod.deleting
     ]
     # Ready counts only replicas of the serving commit: during a rollout the old pods still
     # answer Ready, but servingRevision names a commit they have not loaded.
-    ready = sum(1 for r in runtime if r.ready and r.serves(plan.serving_commit))
+    elsewhere = inp.serving_elsewhere
+    ready = sum(
+        1
+        for r in runtime
+        if r.ready
+        and (r.serves(plan.serving_commit) or (elsewhere is not None and r.serves(elsewhere)))
+    )
     current, message = phase.with_apply_errors(inp, *phase.phase_of(inp, runtime, ready))
     judged = [
-        conditions.true(C.SPEC_VALID, "Valid"),
+        conditions.true(C.SPEC_VALID, "Valid", f"generation {inp.generation} passed validation"),
         verdicts.resolved(inp.resolve),
         verdicts.fetched(inp, runtime),
         verdicts.verified(inp, runtime),
@@ -108,10 +120,14 @@ def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:
     ]
     if inp.shared is not None:
         judged.append(verdicts.model_intact(inp.shared))
+    advice = _token_advice(spec)
+    judged = [
+        dataclasses.replace(v, message=errors.with_token_advice(v.message, advice)) for v in judged
+    ]
     commit = inp.resolve.commit
     return ModelDeploymentStatus(
         phase=current,
-        message=message[:1000],
+        message=errors.with_token_advice(message, advice)[:1000],
         observed_generation=inp.generation,
         resolved_revision=commit,
         short_revision=naming.short_sha(commit) if commit else None,
@@ -124,14 +140,16 @@ def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:
             gpu_product=inp.fit.product if inp.fit else None,
             gpus_per_replica=spec.gpu.count,
             estimated_gpu_memory=memory.quantity(inp.estimate_bytes)
-            if inp.estimate_bytes
+            if inp.estimate_bytes and spec.gpu.count > 0
             else None,
         ),
         replicas=len(runtime),
         ready_replicas=ready,
-        ready=f"{ready}/{plan.replicas}",
+        ready=f"{ready}/{_wanted(inp)}",
         selector=naming.selector_string(naming.runtime_selector(inp.name)),
-        replica_statuses=[r.to_status() for r in sorted(runtime, key=lambda r: r.pod.name)],
+        replica_statuses=[
+            _advised(r.to_status(), advice) for r in sorted(runtime, key=lambda r: r.pod.name)
+        ],
         timings=_timings(inp, runtime),
         cache=inp.shared,
         usage=_usage(inp),
@@ -139,6 +157,48 @@ def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:
             inp.previous.conditions, judged, generation=inp.generation, now=timestamp(inp.now)
         ),
     )
+
+
+def change_summary(
+    previous: ModelDeploymentStatus,
+    new: ModelDeploymentStatus,
+    *,
+    changed: Sequence[str],
+    written: bool,
+) -> str | None:
+    """The log line of a reconcile that changed something (None for one that changed
+    nothing): the children it changed, the phase it moved to (and why, while not Ready) or
+    the status it wrote. Names, phases and reasons only: a message may quote a hub's answer."""
+    parts = [f"applied {', '.join(changed)}"] if changed else []
+    if written and previous.phase is not new.phase:
+        ready = conditions.find(new.conditions, C.READY)
+        why = f" ({ready.reason})" if ready and new.phase is not Phase.READY else ""
+        parts.append(f"phase {previous.phase.value} -> {new.phase.value}{why}, status written")
+    elif written:
+        progress = f" {new.progress}" if new.progress else ""
+        parts.append(f"status written ({new.phase.value}{progress})")
+    return "; ".join(parts) or None
+
+
+def _wanted(inp: StatusInputs) -> int:
+    """The replicas the spec asks for (READY's denominator): those that cannot be placed yet
+    are still wanted; a suspended deployment wants none."""
+    return 0 if inp.spec.suspend else inp.spec.replicas
+
+
+def _token_advice(spec: ModelDeploymentSpec) -> str:
+    """The hub's advice about tokens in a cluster user's words: the token comes from the
+    Secret of spec.model.tokenSecretRef, not from HF_TOKEN."""
+    ref = spec.model.token_secret_ref
+    if ref is None:
+        return "set spec.model.tokenSecretRef to a Secret holding a token"
+    return f"make Secret {ref.name} (spec.model.tokenSecretRef, key {ref.key}) hold a token"
+
+
+def _advised(replica: ReplicaStatus, advice: str) -> ReplicaStatus:
+    if not replica.message:
+        return replica
+    return replica.model_copy(update={"message": errors.with_token_advice(replica.message, advice)})
 
 
 def _usage(inp: StatusInputs) -> UsageStatus | None:
@@ -162,6 +222,10 @@ def _progress(inp: StatusInputs, runtime: Sequence[Replica], current: Phase) -> 
             if r.report.reachable and phase.STATE_PHASE.get(r.state) is current
         ]
         return f"{int(100 * sum(moving) / len(moving))}%" if moving else None
+    if current is Phase.DEPLOYING:
+        wanted = _wanted(inp)
+        started = sum(1 for r in runtime if r.pod.running)
+        return f"{100 * min(started, wanted) // wanted}%" if wanted else None
     if current is Phase.READY:
         return "100%"
     return None
@@ -189,9 +253,11 @@ def _download(inp: StatusInputs, runtime: Sequence[Replica]) -> DownloadStatus |
 def _verification(inp: StatusInputs) -> VerificationStatus | None:
     fetch = inp.fetch
     if fetch is not None and fetch.succeeded:
-        digest = (fetch.progress or {}).get("manifestDigest")
+        done = fetch.progress or {}
+        digest, files = done.get("manifestDigest"), done.get("files")
         return VerificationStatus(
             manifest_digest=digest if isinstance(digest, str) else None,
+            files={str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {},
             verified_at=fetch.completed_at,
         )
     return inp.previous.verification

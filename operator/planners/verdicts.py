@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modeldeploy.hub import console
 from modeldeploy.operator.api.status import CachedModelState, SharedCacheStatus
 from modeldeploy.operator.api.status import ConditionType as C
 from modeldeploy.operator.planners import conditions
@@ -146,9 +147,8 @@ def scheduled(inp: StatusInputs, runtime: Sequence[Replica]) -> Verdict:
     placed = [r.pod for r in runtime if r.pod.node]
     if inp.plan.replicas > 0 and len(placed) >= inp.plan.replicas:
         nodes = ", ".join(sorted({p.node for p in placed if p.node}))
-        return conditions.true(
-            C.SCHEDULED, "Scheduled", f"{len(placed)} replicas placed on {nodes}"
-        )
+        replicas = console.counted(len(placed), "replica")
+        return conditions.true(C.SCHEDULED, "Scheduled", f"{replicas} placed on {nodes}")
     if inp.plan.replicas == 0:
         return conditions.unknown(C.SCHEDULED, "NoReplicas", "no replicas are wanted")
     return conditions.unknown(
@@ -201,6 +201,9 @@ def degraded(inp: StatusInputs, runtime: Sequence[Replica], ready: int) -> Verdi
     fetch = inp.fetch
     if fetch is not None and fetch.failed_finally and fetch.error:
         return conditions.true(C.DEGRADED, *fetch.error)
+    resolve = inp.resolve
+    if resolve.commit is None and resolve.error and not resolve.retryable:
+        return conditions.true(C.DEGRADED, *resolve.error)  # Failed: nothing to serve
     if ready and any(r.pod.scheduled is False for r in runtime):
         return conditions.true(C.DEGRADED, "Unschedulable", "some replicas cannot be placed")
     return conditions.false(C.DEGRADED, "AsExpected", "no failures observed")

@@ -20,6 +20,11 @@ from modeldeploy.operator.planners import cache, fetchjob, naming, placement, pr
 MODEL_MOUNT = "/model"
 TERMINATION_LOG = "/dev/termination-log"
 DRAIN_GRACE_SECONDS = 60
+UNROUTE_SECONDS = 5
+"""A pod being deleted keeps serving this long before its runtime gets SIGTERM (a preStop
+sleep): Services stop sending it requests only once the endpoint controllers and kube-proxy
+have caught up, and a runtime that drained at once would refuse those (seen on the real node
+during a switch of fallback model). Counted in DRAIN_GRACE_SECONDS."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,14 @@ def serve_args(
         "--task",
         spec.task.value,
         "--served-model-name",
-        name,
+        runtime.served_model_name or name,
         "--termination-log",
         TERMINATION_LOG,
     ]
     if runtime.verify is VerifyMode.FULL:
         args += ["--verify", "full"]
+    if runtime.queue_while_loading:
+        args += ["--queue-while-loading", str(runtime.queue_while_loading)]
     if spec.cache is None:
         args += ["--repo", spec.model.repo, "--revision", revision]
         if endpoint:
@@ -151,6 +158,7 @@ def runtime_container(
         "resources": container_resources(spec),
         "volumeMounts": mounts,
         **probes.probes(budget),
+        "lifecycle": {"preStop": {"exec": {"command": ["/bin/sleep", str(UNROUTE_SECONDS)]}}},
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {
@@ -166,7 +174,10 @@ def deployment(spec: ModelDeploymentSpec, inputs: WorkloadInputs) -> dict[str, A
     labels = naming.child_labels(
         names.name, component=naming.COMPONENT_RUNTIME, commit=inputs.commit
     )
-    annotations = {naming.ANNOTATION_COMMIT: inputs.commit or naming.UNRESOLVED_REVISION}
+    annotations = {
+        naming.ANNOTATION_COMMIT: inputs.commit or naming.UNRESOLVED_REVISION,
+        naming.ANNOTATION_REPO: spec.model.repo,
+    }
     volumes, mounts = _volumes(spec, names, commit=inputs.commit)
     pod_spec: dict[str, Any] = {
         "containers": [runtime_container(spec, inputs, mounts)],
@@ -201,13 +212,18 @@ def deployment(spec: ModelDeploymentSpec, inputs: WorkloadInputs) -> dict[str, A
     }
 
 
-def service(spec: ModelDeploymentSpec, *, names: naming.Names, uid: str) -> dict[str, Any]:
-    """The ClusterIP Service in front of the Ready replicas (port `http`)."""
+def service(
+    spec: ModelDeploymentSpec, *, names: naming.Names, uid: str, waiting: bool = False
+) -> dict[str, Any]:
+    """The ClusterIP Service in front of the Ready replicas (port `http`); `waiting`: the
+    `<name>-wait` Service, which also routes to replicas not Ready yet (their runtimes answer
+    503 with Retry-After, or hold a request up to queueWhileLoading, and serve the status page)."""
+    extra = {"publishNotReadyAddresses": True} if waiting else {}
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
-            "name": names.service,
+            "name": names.wait_service if waiting else names.service,
             "namespace": names.namespace,
             "labels": naming.common_labels(names.name)
             | {naming.LABEL_COMPONENT: naming.COMPONENT_RUNTIME},
@@ -219,6 +235,7 @@ def service(spec: ModelDeploymentSpec, *, names: naming.Names, uid: str) -> dict
             "ports": [
                 {"name": "http", "port": spec.runtime.port, "targetPort": "http", "protocol": "TCP"}
             ],
+            **extra,
         },
     }
 

@@ -108,6 +108,12 @@ REFUSED_BY_CEL = [
     Refused("toleration-exists-with-value",
             {"placement": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}},
             field="spec.placement.tolerations[0].value"),
+    Refused("fallback-repo-dot-git", {"fallbacks": [{"repo": "acme/small.git"}]},
+            field="spec.fallbacks[0].repo"),
+    Refused("fallback-retry-too-often", {"fallbackPolicy": {"retryPreferredEvery": "30s"}},
+            field="spec.fallbackPolicy.retryPreferredEvery"),
+    Refused("fallback-grace-zero", {"fallbackPolicy": {"transientGrace": "0m"}},
+            field="spec.fallbackPolicy.transientGrace"),
 ]  # fmt: skip
 
 # Rules that moved into the OpenAPI schema (patterns, bounds, enums, declared fields).

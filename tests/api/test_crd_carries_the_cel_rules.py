@@ -35,6 +35,13 @@ EXPECTED = [
     *(("spec.cache", rule) for rule in rules.INLINE_FIELDS_NOT_WITH_NAME),
     ("spec.cache.size", rules.POSITIVE_QUANTITY),
     ("spec.placement.tolerations[]", rules.EXISTS_HAS_NO_VALUE),
+    ("spec.fallbacks[].repo", rules.REPO_NO_DOUBLE_DASH_OR_DOTS),
+    ("spec.fallbacks[].repo", rules.REPO_NO_GIT_SUFFIX),
+    ("spec.fallbacks[].revision", rules.REVISION_IS_A_REF_NAME),
+    ("spec.fallbacks[].include[]", rules.PATH_INSIDE_REPOSITORY),
+    ("spec.fallbacks[].sha256", rules.KEYS_INSIDE_REPOSITORY),
+    ("spec.fallbackPolicy.retryPreferredEvery", rules.AT_LEAST_A_MINUTE),
+    ("spec.fallbackPolicy.transientGrace", rules.POSITIVE_DURATION),
 ]
 
 CACHE_EXPECTED = [

@@ -71,7 +71,7 @@ def test_crd_names_subresources_and_columns() -> None:
         "labelSelectorPath": ".status.selector",
     }
     columns = [c["name"].upper() for c in version["additionalPrinterColumns"]]
-    assert columns[:5] == ["READY", "PHASE", "PROGRESS", "REVISION", "AGE"]
+    assert columns[:6] == ["READY", "PHASE", "MODEL", "PROGRESS", "REVISION", "AGE"]
 
 
 def test_model_cache_crd_names_subresources_and_columns() -> None:

@@ -69,8 +69,12 @@ def test_kwok_pods_are_running_but_never_reported_ready(
         cluster,
         "honest",
         namespace,
-        lambda o: len(o.get("status", {}).get("replicaStatuses") or []) == 2,
-        what="per-replica statuses",
+        # A status written before the operator saw both pods Running still says Pending.
+        lambda o: (
+            len(replicas := o.get("status", {}).get("replicaStatuses") or []) == 2
+            and all(r["state"] != "Pending" for r in replicas)
+        ),
+        what="per-replica statuses of the Running pods",
     )
     status = obj["status"]
     assert {r["state"] for r in status["replicaStatuses"]} == {"Unreachable"}
@@ -95,5 +99,5 @@ def test_printer_columns_show_ready_phase_and_revision(
     )
     out = cluster.kubectl("get", "mdep", "cols", "-n", namespace).stdout
     header, row = out.splitlines()[:2]
-    assert header.split()[:5] == ["NAME", "READY", "PHASE", "PROGRESS", "REVISION"]
+    assert header.split()[:6] == ["NAME", "READY", "PHASE", "MODEL", "PROGRESS", "REVISION"]
     assert "0/1" in row.split()

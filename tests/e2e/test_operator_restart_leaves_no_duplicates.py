@@ -44,7 +44,8 @@ def test_restart_mid_way(
     helpers.settle(3)
     deployments = [d["metadata"]["name"] for d in items(cluster, "deployments", namespace)]
     services = [s["metadata"]["name"] for s in items(cluster, "services", namespace)]
-    assert sorted(deployments) == ["r1", "r2"] and sorted(services) == ["r1", "r2"]
+    assert sorted(deployments) == ["r1", "r2"]
+    assert sorted(services) == ["r1", "r1-wait", "r2", "r2-wait"]
     assert get(cluster, "deployment", "r1", namespace)["metadata"]["uid"] == first_uid
     replica_sets = items(cluster, "replicasets", namespace, "modeldeploy.io/deployment=r1")
     assert len(replica_sets) == 1, [rs["metadata"]["name"] for rs in replica_sets]

@@ -55,6 +55,8 @@ def pod(
     deleting: bool = False,
     restarts: int = 0,
     ready: bool | None = None,
+    terminated_reason: str = "Error",
+    memory_limit: str | None = None,
 ) -> dict[str, Any]:
     """A runtime pod; `ready` is its Ready condition (kubelet's probe), by default `running`."""
     conditions = [
@@ -76,13 +78,19 @@ def pod(
     if waiting_reason:
         state = {"waiting": {"reason": waiting_reason, "message": "back-off"}}
     if terminated_message:
-        last = {"terminated": {"reason": "Error", "exitCode": 1, "message": terminated_message}}
+        last = {
+            "terminated": {
+                "reason": terminated_reason,
+                "exitCode": 1,
+                "message": terminated_message,
+            }
+        }
     metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/component": "runtime"}}
     if deleting:
         metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     return {
         "metadata": metadata,
-        "spec": {"nodeName": node_name},
+        "spec": {"nodeName": node_name, "containers": [_runtime_container(memory_limit)]},
         "status": {
             "phase": "Running" if running else "Pending",
             "podIP": ip,
@@ -92,6 +100,11 @@ def pod(
             ],
         },
     }
+
+
+def _runtime_container(memory_limit: str | None) -> dict[str, Any]:
+    limits = {"memory": memory_limit} if memory_limit else {}
+    return {"name": "runtime", "resources": {"limits": limits}}
 
 
 def runtime_status(

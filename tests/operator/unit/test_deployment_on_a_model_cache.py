@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modeldeploy.operator.api.spec import ModelDeploymentSpec, ModelSource
 from modeldeploy.operator.api.status import CachedModelState
 from modeldeploy.operator.planners import cache, shared, usage, workload
 from modeldeploy.operator.planners.observed import PodView, RuntimeReport
@@ -143,3 +144,25 @@ def test_nothing_is_mounted_before_the_cache_was_looked_at_since_the_operator_st
     assert not book.may_mount(key, f"acme/tiny@{COMMIT_B}")  # that clean-up may remove it
     book.set_cleanup(key, None)
     assert book.may_mount(key, f"acme/tiny@{COMMIT_B}")
+
+
+def test_the_directory_of_the_serving_fallback_stays_in_use_during_a_switch() -> None:
+    target = ModelDeploymentSpec.model_validate(
+        {"model": {"repo": "org/big"}, "cache": {"name": "shared"}}
+    )
+    serving = ModelSource(repo="org/small")
+    use = shared.plan_use(
+        target,
+        deployment="chat",
+        cache=None,
+        commit="b" * 40,
+        deployed_commit="a" * 40,
+        previous_serving="a" * 40,
+        pod_revisions={"a" * 12},
+        may_mount=lambda _: True,
+        serving_model=serving,
+    )
+    assert use.in_use == {
+        cache.model_directory(target.model, "b" * 40),
+        cache.model_directory(serving, "a" * 40),
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modeldeploy.operator.planners import naming
 from modeldeploy.operator.planners.observed import (
     FetchView,
@@ -92,3 +94,31 @@ def test_relisted_objects_are_not_changes() -> None:
     assert seen.changed("MODIFIED", {"metadata": {"uid": "u1", "resourceVersion": "8"}})
     assert seen.changed("DELETED", {"metadata": {"uid": "u1", "resourceVersion": "8"}})
     assert seen.changed(None, {"metadata": {"uid": "u1", "resourceVersion": "8"}})
+
+
+def test_a_deployment_wakes_its_owner_only_for_what_the_operator_reads() -> None:
+    from modeldeploy.operator.indexes import SeenVersions
+
+    seen = SeenVersions()
+
+    def deployment(version: str, annotations: dict[str, str], generation: int = 1) -> Any:
+        return {
+            "metadata": {
+                "uid": "d1",
+                "resourceVersion": version,
+                "generation": generation,
+                "labels": {"app": "tiny"},
+                "annotations": annotations,
+            },
+            "status": {"replicas": int(version)},
+        }
+
+    ours = {"modeldeploy.io/commit": "a" * 40}
+    assert seen.changed(None, deployment("1", ours), kind="deployments")
+    # The controller's status and its own revision annotation: nothing the operator reads.
+    assert not seen.changed("MODIFIED", deployment("2", ours), kind="deployments")
+    controller = {**ours, "deployment.kubernetes.io/revision": "1"}
+    assert not seen.changed("MODIFIED", deployment("3", controller), kind="deployments")
+    # Someone edits our annotation, or the spec: the owner must look (and restore it).
+    assert seen.changed("MODIFIED", deployment("4", {}), kind="deployments")
+    assert seen.changed("MODIFIED", deployment("5", {}, generation=2), kind="deployments")

@@ -59,16 +59,16 @@ def test_children_are_applied_again_only_when_changed_or_gone() -> None:
         for o in client.applied
         if o["kind"] == "Deployment"
     ]
-    services = [
-        {"metadata": {**o["metadata"], "resourceVersion": "2"}}
-        for o in client.applied
+    services = [  # as the API server holds them: the version each apply answered
+        {"metadata": {**o["metadata"], "resourceVersion": str(number)}}
+        for number, o in enumerate(client.applied, start=1)
         if o["kind"] == "Service"
     ]
     client.applied.clear()
     _run(reconciler, fakes.body(SPEC), fakes.view(deployments=present, services=services))
     assert client.applied == []
-    _run(reconciler, fakes.body(SPEC), fakes.view(deployments=present))  # Service deleted
-    assert [o["kind"] for o in client.applied] == ["Service"]
+    _run(reconciler, fakes.body(SPEC), fakes.view(deployments=present))  # Services deleted
+    assert [o["kind"] for o in client.applied] == ["Service", "Service"]
 
 
 def test_a_resolve_is_cached_until_resolve_seconds_pass() -> None:
@@ -104,4 +104,31 @@ def test_next_look_polls_moving_phases_and_idles_otherwise() -> None:
     assert reconciler._next_look(ready, has_pods=True, fetching=False) == 80
     assert reconciler._next_look(ready, has_pods=False, fetching=True) == 10
     failed = ModelDeploymentStatus(phase=Phase.FAILED)
-    assert reconciler._next_look(failed, has_pods=False, fetching=False) == 300
+    # Nothing to poll: woken by events and its source's re-resolve, else an hourly backstop.
+    assert reconciler._next_look(failed, has_pods=False, fetching=False) == 3600
+
+
+def test_a_status_patch_clears_nested_fields_the_new_status_lacks() -> None:
+    from modeldeploy.operator.reconciler import merge_patch
+
+    stored = {
+        "phase": "Ready",
+        "message": "old",
+        "activeModel": {"index": 1, "repo": "org/b", "reason": "org/a: RepoNotFound"},
+    }
+    new = {"phase": "Ready", "activeModel": {"index": 0, "repo": "org/a"}}
+    patch = merge_patch(stored, new)
+    assert patch == {
+        "message": None,
+        "phase": "Ready",
+        "activeModel": {"index": 0, "repo": "org/a", "reason": None},
+    }
+
+
+def test_runtimes_that_never_answer_are_asked_less_often_after_a_while() -> None:
+    settings = Settings(runtime_image="img:1", status_poll_seconds=10, resolve_seconds=300)
+    reconciler, _ = fakes.make(settings=settings)
+    deploying = ModelDeploymentStatus(phase=Phase.DEPLOYING)
+    look = reconciler._next_look
+    assert look(deploying, has_pods=True, fetching=False, unreachable_for=30) == 10
+    assert look(deploying, has_pods=True, fetching=False, unreachable_for=121) == 80

@@ -27,7 +27,13 @@ def test_cached_example_renders_every_child(
     assert main(["render", str(ROOT / "examples/cached-embeddings.yaml")]) == 0
     out = capsys.readouterr().out
     docs = list(yaml.safe_load_all(out))
-    assert [d["kind"] for d in docs] == ["PersistentVolumeClaim", "Job", "Deployment", "Service"]
+    assert [d["kind"] for d in docs] == [
+        "PersistentVolumeClaim",
+        "Job",
+        "Deployment",
+        "Service",
+        "Service",
+    ]
     assert "&id" not in out
     deployment = docs[2]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {
@@ -82,3 +88,23 @@ def test_invalid_file_lists_every_problem_and_exits_1(
 def test_missing_file_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "/nonexistent.yaml"]) == 1
     assert "/nonexistent.yaml" in capsys.readouterr().err
+
+
+def test_fallbacks_are_listed_and_the_preferred_candidate_is_rendered(
+    no_network: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", str(ROOT / "examples/fallback-models.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "# Candidates, most preferred first: [0] meta-llama/Llama-3.1-70B-Instruct" in out
+    docs = list(yaml.safe_load_all(out))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    assert deployment["metadata"]["annotations"]["modeldeploy.io/repo"] == (
+        "meta-llama/Llama-3.1-70B-Instruct"
+    )
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--served-model-name") + 1] == "chat"
+    assert args[args.index("--queue-while-loading") + 1] == "30"
+    waiting = next(
+        d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "chat-wait"
+    )
+    assert waiting["spec"]["publishNotReadyAddresses"] is True

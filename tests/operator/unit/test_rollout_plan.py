@@ -60,12 +60,12 @@ def test_cached_new_commit_rolls_out_once_fetched() -> None:
 
 def test_cached_first_commit_creates_no_deployment_before_the_fetch() -> None:
     plan = rollout.plan(spec(cache={"size": "1Gi"}), _ctx())
-    assert _kinds(plan) == ["PersistentVolumeClaim", "Job", "Service"]
+    assert _kinds(plan) == ["PersistentVolumeClaim", "Job", "Service", "Service"]
 
 
 def test_per_pod_mode_deploys_the_resolved_commit_at_once() -> None:
     plan = rollout.plan(spec(), _ctx(deployed_commit=COMMIT_A))
-    assert _kinds(plan) == ["Deployment", "Service"]
+    assert _kinds(plan) == ["Deployment", "Service", "Service"]
     assert plan.serving_commit == COMMIT_B and plan.fetch_commit is None
 
 

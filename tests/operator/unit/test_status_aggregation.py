@@ -11,13 +11,22 @@ from modeldeploy.operator.planners import naming, rollout
 from modeldeploy.operator.planners import status as planner
 from modeldeploy.operator.planners.observed import FetchView, PodView, RuntimeReport
 from modeldeploy.operator.planners.placement import Fit
-from tests.operator.unit.builders import COMMIT_A, pod, runtime_status, spec
+from tests.operator.unit.builders import COMMIT_A, COMMIT_B, pod, runtime_status, spec
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 NAMES = naming.Names(name="tiny", namespace="ml")
 
 
-def _status(the_spec=None, *, replicas=(), fetch=None, fit=None, resolve=None, previous=None):
+def _status(
+    the_spec=None,
+    *,
+    replicas=(),
+    fetch=None,
+    fit=None,
+    resolve=None,
+    previous=None,
+    serving_elsewhere=None,
+):
     the_spec = the_spec or spec(replicas=2)
     resolve = resolve or planner.ResolveOutcome(COMMIT_A, "main", seconds=0.5)
     ctx = rollout.Context(
@@ -42,6 +51,7 @@ def _status(the_spec=None, *, replicas=(), fetch=None, fit=None, resolve=None, p
             fit=fit,
             estimate_bytes=2 << 30,
             now=NOW,
+            serving_elsewhere=serving_elsewhere,
         )
     )
 
@@ -147,7 +157,7 @@ def test_no_fitting_node_is_said_before_any_pod_exists() -> None:
     status = _status(spec(gpu={"count": 1}), fit=fit)
     scheduled = _condition(status, "Scheduled")
     assert (scheduled.status, scheduled.reason) == ("False", "NoFittingGPUNode")
-    assert status.phase is Phase.PENDING and status.ready == "0/0"
+    assert status.phase is Phase.PENDING and status.ready == "0/1"  # still wanted
     assert _condition(status, "Ready").reason == "NoFittingGPUNode"
 
 
@@ -327,3 +337,16 @@ def test_a_suspended_download_says_how_far_it_got() -> None:
     )
     assert status.phase == "Suspended"
     assert "download paused at 300 of 1200 bytes" in (status.message or "")
+
+
+def test_while_another_candidate_is_tried_the_serving_one_keeps_the_deployment_ready() -> None:
+    the_spec = spec(replicas=1)
+    serving = {**runtime_status("Ready"), "commit": COMMIT_B}
+    trial = {**runtime_status("Loading"), "commit": COMMIT_A}
+    replicas = [_replica("fallback", serving), _replica("trial", trial, ready=False)]
+    during = _status(the_spec, replicas=replicas, serving_elsewhere=COMMIT_B)
+    assert during.phase is Phase.READY and during.ready_replicas == 1
+    assert _condition(during, "Ready").status == "True"
+    # A rollout of a new commit of the same model keeps its meaning: not Ready until it is.
+    rollout_of_a_commit = _status(the_spec, replicas=replicas)
+    assert rollout_of_a_commit.phase is not Phase.READY

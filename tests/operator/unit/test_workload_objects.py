@@ -71,6 +71,14 @@ def test_container_contract_fields() -> None:
     assert container["startupProbe"]["httpGet"]["path"] == "/startupz"
 
 
+def test_a_deleted_replica_keeps_serving_until_services_stop_routing_to_it() -> None:
+    deployment = _deployment(spec())
+    container = _container(deployment)
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["/bin/sleep", "5"]
+    # The sleep comes before SIGTERM and the drain: both fit the grace period.
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 5 + 30
+
+
 def test_rollouts_keep_old_replicas_until_new_ones_are_ready() -> None:
     deployment = _deployment(spec())
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
