@@ -23,7 +23,14 @@ from modeldeploy.operator.api.status import (
     ModelDeploymentStatus,
 )
 from modeldeploy.operator.api.types import duration_seconds
-from modeldeploy.operator.planners import conditions, fallback, memory, naming, placement
+from modeldeploy.operator.planners import (
+    candidate_failures,
+    conditions,
+    fallback,
+    memory,
+    naming,
+    placement,
+)
 from modeldeploy.operator.planners.conditions import EventNote
 from modeldeploy.operator.planners.inputs import Replica
 from modeldeploy.operator.planners.observed import FetchView
@@ -104,7 +111,7 @@ async def choose(
                 view.nodes(), placement.need_of(candidate, estimated_bytes=estimate)
             )
             fits, fit_message = fit.fits, fit.message
-        failure = fallback.cheap_failure(
+        failure = candidate_failures.cheap_failure(
             outcome.error, outcome.retryable, fits=fits, fit_message=fit_message
         )
         looks.append(fallback.Look(index, source.repo, outcome.commit, failure))
@@ -171,13 +178,13 @@ def finish(
     corrupted = None
     if new.cache is not None and new.cache.state is not None and new.cache.state == "Corrupted":
         corrupted = new.cache.message or "the shared copy failed verification"
-    failure = fallback.judge(
+    failure = candidate_failures.judge(
         look.failure,
         fetch=fetch,
         corrupted=corrupted,
         replicas=mine,
         others_serve=others_serve,
-        task=fallback.expected_task(spec.task.value, choice.previous),
+        task=candidate_failures.expected_task(spec.task.value, choice.previous),
         crash_looping=crash_looping,
     )
     serving = desired > 0 and sum(1 for r in mine if r.ready) >= desired and failure is None

@@ -24,8 +24,8 @@ from modeldeploy.operator.api.validation import InvalidModelDeploymentError, par
 from modeldeploy.operator.cache_book import CacheBook, Report
 from modeldeploy.operator.config import Settings
 from modeldeploy.operator.planners import (
+    candidate_failures,
     conditions,
-    fallback,
     memory,
     naming,
     observed,
@@ -81,7 +81,7 @@ class Reconciler:
         self._baselines: dict[str, dict[str, tuple[int, int]]] = {}
         self._usage_at: dict[str, float] = {}
         self._unreachable_since: dict[str, float] = {}
-        self._restarts: dict[str, dict[str, fallback.Restarts]] = {}
+        self._restarts: dict[str, dict[str, candidate_failures.Restarts]] = {}
         self.hub = hub_lookups.HubLookups(settings=settings, client=client)
         self.applier = applier.Applier(client=client)
         self._done_lines: dict[tuple[str, str], dict[str, Any]] = {}
@@ -239,7 +239,7 @@ class Reconciler:
             replicas=replicas,
             fetch=fetch,
             now=now,
-            crash_looping=fallback.crash_looping(
+            crash_looping=candidate_failures.crash_looping(
                 self._restarts.setdefault(uid, {}),
                 [(r.pod.name, r.pod.restarts) for r in replicas],
                 time.monotonic(),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from modeldeploy.operator.api.status import CandidateState, CandidateStatus, ConditionStatus
-from modeldeploy.operator.planners import fallback
-from modeldeploy.operator.planners.fallback import Failure, Look, Policy
+from modeldeploy.operator.planners import candidate_failures, fallback
+from modeldeploy.operator.planners.candidate_failures import Failure
+from modeldeploy.operator.planners.fallback import Look, Policy
 from modeldeploy.operator.planners.inputs import Replica
 from modeldeploy.operator.planners.observed import FetchView, PodView, RuntimeReport
 from tests.operator.unit.builders import COMMIT_A, COMMIT_B, runtime_status
@@ -79,24 +80,30 @@ def test_transient_failures_never_switch_away_from_a_serving_candidate() -> None
 
 
 def test_no_fitting_gpu_node_is_judged_per_candidate() -> None:
-    too_big = fallback.cheap_failure(None, False, fits=False, fit_message="needs 80 GiB")
+    too_big = candidate_failures.cheap_failure(None, False, fits=False, fit_message="needs 80 GiB")
     assert too_big == Failure("NoFittingGPUNode", "needs 80 GiB", permanent=True)
-    assert fallback.cheap_failure(None, False, fits=True) is None
+    assert candidate_failures.cheap_failure(None, False, fits=True) is None
     assert fallback.pick(fresh(), looks(c0=too_big), active=None, now=NOW, policy=POLICY) == 1
 
 
 def test_a_load_failure_on_every_replica_is_permanent_but_on_one_it_is_not() -> None:
     oom = ("OutOfMemory", "CUDA out of memory")
     both = [replica("a", "Failed", error=oom), replica("b", "Failed", error=oom)]
-    failure = fallback.judge(None, fetch=None, corrupted=None, replicas=both, others_serve=False)
+    failure = candidate_failures.judge(
+        None, fetch=None, corrupted=None, replicas=both, others_serve=False
+    )
     assert failure is not None and failure.permanent and failure.reason == "OutOfMemory"
     one = [replica("a", "Failed", error=oom), replica("b", "Loading")]
     assert (
-        fallback.judge(None, fetch=None, corrupted=None, replicas=one, others_serve=False) is None
+        candidate_failures.judge(None, fetch=None, corrupted=None, replicas=one, others_serve=False)
+        is None
     )
     mixed = [replica("a", "Failed", error=oom), replica("b", "Failed", error=("WarmupFailed", ""))]
     assert (
-        fallback.judge(None, fetch=None, corrupted=None, replicas=mixed, others_serve=False) is None
+        candidate_failures.judge(
+            None, fetch=None, corrupted=None, replicas=mixed, others_serve=False
+        )
+        is None
     )
 
 
@@ -104,7 +111,9 @@ def test_an_image_that_cannot_be_pulled_is_not_the_models_fault() -> None:
     pull = ("ImagePullBackOff", "no such image")
     replicas = [replica("a", "Failed", error=pull)]
     assert (
-        fallback.judge(None, fetch=None, corrupted=None, replicas=replicas, others_serve=False)
+        candidate_failures.judge(
+            None, fetch=None, corrupted=None, replicas=replicas, others_serve=False
+        )
         is None
     )
 
@@ -112,13 +121,13 @@ def test_an_image_that_cannot_be_pulled_is_not_the_models_fault() -> None:
 def test_runtimes_crash_looping_on_every_replica_move_on() -> None:
     looping = [replica("a", "Starting", restarts=3), replica("b", "Loading", restarts=4)]
     both = frozenset({"a", "b"})
-    failure = fallback.judge(
+    failure = candidate_failures.judge(
         None, fetch=None, corrupted=None, replicas=looping, others_serve=False, crash_looping=both
     )
     assert failure is not None and failure.reason == "CrashLoop" and failure.permanent
     one = frozenset({"a"})
     assert (
-        fallback.judge(
+        candidate_failures.judge(
             None,
             fetch=None,
             corrupted=None,
@@ -131,16 +140,16 @@ def test_runtimes_crash_looping_on_every_replica_move_on() -> None:
 
 
 def test_crash_looping_is_three_restarts_seen_within_ten_minutes() -> None:
-    history: dict[str, fallback.Restarts] = {}
+    history: dict[str, candidate_failures.Restarts] = {}
     # A pod first seen with old restarts has none in the window yet.
-    assert fallback.crash_looping(history, [("a", 5)], now=0.0) == frozenset()
-    assert fallback.crash_looping(history, [("a", 6)], now=100.0) == frozenset()
-    assert fallback.crash_looping(history, [("a", 7)], now=200.0) == frozenset()
-    assert fallback.crash_looping(history, [("a", 8)], now=300.0) == {"a"}
+    assert candidate_failures.crash_looping(history, [("a", 5)], now=0.0) == frozenset()
+    assert candidate_failures.crash_looping(history, [("a", 6)], now=100.0) == frozenset()
+    assert candidate_failures.crash_looping(history, [("a", 7)], now=200.0) == frozenset()
+    assert candidate_failures.crash_looping(history, [("a", 8)], now=300.0) == {"a"}
     # Restarts spread wider than the window are not a crash loop.
-    assert fallback.crash_looping(history, [("a", 9)], now=1000.0) == frozenset()
+    assert candidate_failures.crash_looping(history, [("a", 9)], now=1000.0) == frozenset()
     # A pod that went is forgotten.
-    fallback.crash_looping(history, [("b", 0)], now=1001.0)
+    candidate_failures.crash_looping(history, [("b", 0)], now=1001.0)
     assert set(history) == {"b"}
 
 
@@ -149,15 +158,15 @@ def test_fetch_failures_are_permanent_unless_waiting_can_fix_them() -> None:
         line = {"event": "error", "reason": reason, "message": "x"}
         return FetchView(name="j", commit=COMMIT_A, failed=True, progress=line)
 
-    gated = fallback.judge(
+    gated = candidate_failures.judge(
         None, fetch=fetch("PickleRefused"), corrupted=None, replicas=[], others_serve=False
     )
     assert gated is not None and gated.permanent
-    stalled = fallback.judge(
+    stalled = candidate_failures.judge(
         None, fetch=fetch("Stalled"), corrupted=None, replicas=[], others_serve=False
     )
     assert stalled is not None and not stalled.permanent
-    bad = fallback.judge(
+    bad = candidate_failures.judge(
         None,
         fetch=None,
         corrupted="model.safetensors: sha256 mismatch",
@@ -172,8 +181,10 @@ def test_a_trial_replica_without_room_is_blocked_by_capacity_not_unavailable() -
         name="t", commit_label=COMMIT_A[:12], scheduled=False, unschedulable_message="0/3 nodes"
     )
     trial = [Replica(pod, RuntimeReport.unreachable("not running"))]
-    failure = fallback.judge(None, fetch=None, corrupted=None, replicas=trial, others_serve=True)
-    assert failure is not None and failure.reason == fallback.BLOCKED_BY_CAPACITY
+    failure = candidate_failures.judge(
+        None, fetch=None, corrupted=None, replicas=trial, others_serve=True
+    )
+    assert failure is not None and failure.reason == candidate_failures.BLOCKED_BY_CAPACITY
     assert not failure.permanent
     before = fresh()
     before[1] = before[1].model_copy(update={"state": CandidateState.ACTIVE})
@@ -184,7 +195,7 @@ def test_a_trial_replica_without_room_is_blocked_by_capacity_not_unavailable() -
     now[0] = Look(0, "org/big", COMMIT_A, failure)
     done = fallback.record(before, now, target=0, active=1, now=NOW, policy=POLICY)
     assert done.candidates[0].state is CandidateState.TRYING
-    assert done.candidates[0].reason == fallback.BLOCKED_BY_CAPACITY
+    assert done.candidates[0].reason == candidate_failures.BLOCKED_BY_CAPACITY
     assert done.active == 1 and not done.retarget
 
 
@@ -356,7 +367,7 @@ def test_a_candidate_serving_another_task_is_unavailable_with_task_mismatch() ->
         embedder.pod,
         RuntimeReport.from_json({**runtime_status("Ready"), "model": {"task": "embeddings"}}),
     )
-    failure = fallback.judge(
+    failure = candidate_failures.judge(
         None,
         fetch=None,
         corrupted=None,
@@ -370,7 +381,9 @@ def test_a_candidate_serving_another_task_is_unavailable_with_task_mismatch() ->
 
 def test_with_task_auto_the_preferred_models_task_is_the_one_to_serve() -> None:
     statuses = fresh()
-    assert fallback.expected_task("auto", statuses) is None  # nothing ran yet: no judgement
+    assert (
+        candidate_failures.expected_task("auto", statuses) is None
+    )  # nothing ran yet: no judgement
     statuses[0] = statuses[0].model_copy(update={"task": "text-generation"})
-    assert fallback.expected_task("auto", statuses) == "text-generation"
-    assert fallback.expected_task("embeddings", statuses) == "embeddings"
+    assert candidate_failures.expected_task("auto", statuses) == "text-generation"
+    assert candidate_failures.expected_task("embeddings", statuses) == "embeddings"
