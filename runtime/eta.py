@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from modeldeploy.runtime.config import RuntimeConfig
 from modeldeploy.runtime.state import Snapshot, State, StateMachine
+from modeldeploy.runtime_report import BEFORE_READY
 
 ASSUMED_READ_BYTES_PER_SECOND = 500e6  # a network volume or a cold local disk
 LOAD_OVERHEAD_SECONDS = 0.5  # tokenizer, config, building the model around the tensors
@@ -44,8 +45,8 @@ UNKNOWN_RETRY_SECONDS = 2  # Retry-After while nothing can be measured yet
 MIN_RATE_SPAN_SECONDS = 0.2  # a rate over a shorter span is noise
 HASH_SAMPLE_BYTES = 8 * 2**20
 
-LOADING_STATES = (State.STARTING, State.FETCHING, State.VERIFYING, State.LOADING, State.WARMING_UP)
-_AHEAD = (State.FETCHING, State.VERIFYING, State.LOADING, State.WARMING_UP)
+LOADING_STATES = BEFORE_READY
+_AHEAD = BEFORE_READY[1:]
 Basis = Literal["measured", "assumed", "unknown"]
 
 

@@ -1,4 +1,6 @@
-"""OpenAI-style serving: `GET /v1/models`, `POST /v1/completions`, `POST /v1/embeddings`.
+"""OpenAI-style serving: `GET /v1/models`, `POST /v1/completions`, `POST /v1/embeddings`,
+and what every `/v1` endpoint shares (`serve`, `call`, the streaming and decoding helpers);
+`POST /v1/chat/completions` is its own module (`routes/chat.py`) on these.
 
 Rules from the contract: before Ready (and while Draining) every /v1 request gets 503 with
 the state and, until Failed, a `Retry-After` estimate (see `waiting`); a malformed request
@@ -16,7 +18,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from modeldeploy.runtime.engine import Engine, SamplingParams
 
 T = TypeVar("T")
-R = TypeVar("R", bodies.CompletionRequest, bodies.EmbeddingRequest)
+R = TypeVar("R", bodies.CompletionRequest, bodies.EmbeddingRequest, bodies.ChatRequest)
 
 
 class ServingError(Exception):
@@ -92,7 +94,7 @@ class OpenAIRoutes:
                 error(400, f"the body is not valid JSON: {exc}", "invalid_request_error")
             ) from exc
 
-    async def _call(self, func: Callable[[], T]) -> T:
+    async def call(self, func: Callable[[], T]) -> T:
         """Run torch work on the engine thread; classify faults."""
         loop = asyncio.get_running_loop()
         try:
@@ -140,11 +142,11 @@ class OpenAIRoutes:
                 return await self._stream_completion(request, engine, parsed)
             return await self._complete(engine, parsed)
 
-        return await self._serve(request, "text-generation", bodies.completion, work)
+        return await self.serve(request, "text-generation", bodies.completion, work)
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
         async def work(engine: Engine, parsed: bodies.EmbeddingRequest) -> web.StreamResponse:
-            result = await self._call(lambda: engine.embed(list(parsed.inputs)))
+            result = await self.call(lambda: engine.embed(list(parsed.inputs)))
             data = [
                 {"object": "embedding", "index": i, "embedding": vector}
                 for i, vector in enumerate(result.vectors)
@@ -154,9 +156,9 @@ class OpenAIRoutes:
                 {"object": "list", "data": data, "model": self.ctx.info.name, "usage": usage}
             )
 
-        return await self._serve(request, "embeddings", bodies.embedding, work)
+        return await self.serve(request, "embeddings", bodies.embedding, work)
 
-    async def _serve(
+    async def serve(
         self,
         request: web.Request,
         task: str,
@@ -170,41 +172,39 @@ class OpenAIRoutes:
             parsed = parse(await self._body(request))
             self._check_model(parsed.model)
         except bodies.BadRequestError as exc:
-            return error(400, str(exc), "invalid_request_error")
+            return _bad_request(exc)
         except ServingError as exc:
             return exc.response
         self.ctx.request_started()
         try:
             return await work(engine, parsed)
         except bodies.BadRequestError as exc:  # found while tokenizing the prompt
-            return error(400, str(exc), "invalid_request_error")
+            return _bad_request(exc)
         except ServingError as exc:
             return exc.response
         finally:
             self.ctx.request_finished()
 
+    async def deltas(self, step: Stepper) -> AsyncIterator[str]:
+        """Run a streamed generation on the engine thread; yield each non-empty text delta."""
+        finished = False
+        while not finished:
+            delta, added, finished = await self.call(step)
+            self.metrics.tokens.inc(added)
+            if delta:
+                yield delta
+
     # -- completions -----------------------------------------------------------------------
-    def _params(self, parsed: bodies.CompletionRequest) -> SamplingParams:
-        from modeldeploy.runtime.engine import SamplingParams
-
-        return SamplingParams(
-            max_tokens=parsed.max_tokens,
-            temperature=parsed.temperature,
-            top_p=parsed.top_p,
-            seed=parsed.seed,
-            ignore_eos=parsed.ignore_eos,
-        )
-
     async def _complete(self, engine: Engine, parsed: bodies.CompletionRequest) -> web.Response:
         choices, prompt_tokens, completion_tokens = [], 0, 0
-        params = self._params(parsed)
+        params = sampling(parsed, parsed.max_tokens)
         for index, prompt in enumerate(parsed.prompts):
 
             def work(prompt: str = prompt) -> tuple[int, detokenize.Detokenizer]:
                 ids = _prompt_ids(engine, prompt, parsed.max_tokens)
-                return int(ids.shape[1]), _finish(engine, engine.generate(ids, params), parsed)
+                return int(ids.shape[1]), finish(engine, ids, params, parsed.stop)
 
-            prompt_count, decoder = await self._call(work)
+            prompt_count, decoder = await self.call(work)
             self.metrics.tokens.inc(len(decoder.tokens))
             prompt_tokens += prompt_count
             completion_tokens += len(decoder.tokens)
@@ -234,38 +234,67 @@ class OpenAIRoutes:
     ) -> web.StreamResponse:
         if len(parsed.prompts) != 1:
             raise bodies.BadRequestError("streaming takes exactly one prompt")
-        params = self._params(parsed)
-        ids = await self._call(lambda: _prompt_ids(engine, parsed.prompts[0], parsed.max_tokens))
-        step = _Stepper(engine, engine.generate(ids, params), parsed)
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await response.prepare(request)
+        params = sampling(parsed, parsed.max_tokens)
+        ids = await self.call(lambda: _prompt_ids(engine, parsed.prompts[0], parsed.max_tokens))
+        step = Stepper(engine, ids, params, parsed.stop)
+        response = await open_stream(request)
         envelope = self._envelope()
-        finished = False
-        while not finished:
-            try:
-                delta, added, finished = await self._call(step)
-            except ServingError as exc:  # headers are sent: report the failure in-band
-                await response.write(f"data: {exc.response.text}\n\n".encode())
-                await response.write_eof()
-                return response
-            self.metrics.tokens.inc(added)
-            if delta:
-                await _sse(response, {**envelope, "choices": [_choice(delta, 0, None)]})
+        try:
+            async for delta in self.deltas(step):
+                await sse(response, {**envelope, "choices": [_choice(delta, 0, None)]})
+        except ServingError as exc:  # headers are sent: report the failure in-band
+            return await fail_stream(response, exc)
         reason = step.decoder.finish_reason
-        await _sse(response, {**envelope, "choices": [_choice("", 0, reason)]})
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-        return response
+        await sse(response, {**envelope, "choices": [_choice("", 0, reason)]})
+        return await end_stream(response)
 
 
 def _choice(text: str, index: int, finish_reason: str | None) -> dict[str, Any]:
     return {"text": text, "index": index, "logprobs": None, "finish_reason": finish_reason}
 
 
-async def _sse(response: web.StreamResponse, payload: dict[str, Any]) -> None:
+def _bad_request(exc: bodies.BadRequestError) -> web.Response:
+    return error(400, str(exc), "invalid_request_error", param=exc.param)
+
+
+def sampling(
+    parsed: bodies.CompletionRequest | bodies.ChatRequest, max_tokens: int
+) -> SamplingParams:
+    from modeldeploy.runtime.engine import SamplingParams
+
+    return SamplingParams(
+        max_tokens=max_tokens,
+        temperature=parsed.temperature,
+        top_p=parsed.top_p,
+        seed=parsed.seed,
+        ignore_eos=parsed.ignore_eos,
+    )
+
+
+# -- server-sent events (a stream's headers go out before its first token) -----------------
+async def open_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    return response
+
+
+async def sse(response: web.StreamResponse, payload: dict[str, Any]) -> None:
     await response.write(f"data: {json.dumps(payload)}\n\n".encode())
+
+
+async def fail_stream(response: web.StreamResponse, exc: ServingError) -> web.StreamResponse:
+    """The status line is sent: the error goes in-band, then the stream closes."""
+    await response.write(f"data: {exc.response.text}\n\n".encode())
+    await response.write_eof()
+    return response
+
+
+async def end_stream(response: web.StreamResponse) -> web.StreamResponse:
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
 
 
 # -- engine-thread work (tokenizer and torch; never on the event loop) ---------------------
@@ -274,8 +303,19 @@ def _prompt_ids(engine: Engine, prompt: str, max_tokens: int) -> torch.Tensor:
     ids = engine.encode_prompt(prompt)
     if ids.shape[1] == 0:
         raise bodies.BadRequestError("'prompt' is empty")
+    return within_context(engine, ids, max_tokens)
+
+
+def context_limit(engine: Engine) -> int | None:
+    """The model's context in tokens, when its config says."""
     limit = getattr(engine.loaded.model.config, "max_position_embeddings", None)
-    if isinstance(limit, int) and ids.shape[1] + max_tokens > limit:
+    return limit if isinstance(limit, int) else None
+
+
+def within_context(engine: Engine, ids: torch.Tensor, max_tokens: int) -> torch.Tensor:
+    """`ids` when the prompt and max_tokens fit the context; BadRequestError otherwise."""
+    limit = context_limit(engine)
+    if limit is not None and ids.shape[1] + max_tokens > limit:
         raise bodies.BadRequestError(
             f"the prompt ({ids.shape[1]} tokens) plus max_tokens ({max_tokens}) exceeds "
             f"the model's context of {limit} tokens"
@@ -283,18 +323,18 @@ def _prompt_ids(engine: Engine, prompt: str, max_tokens: int) -> torch.Tensor:
     return ids
 
 
-def _decoder(engine: Engine, parsed: bodies.CompletionRequest) -> detokenize.Detokenizer:
-    return detokenize.Detokenizer(
-        engine.loaded.tokenizer, stop=parsed.stop, limit=parsed.max_tokens
-    )
-
-
-def _finish(
-    engine: Engine, tokens: Iterator[int], parsed: bodies.CompletionRequest
+def _decoder(
+    engine: Engine, params: SamplingParams, stop: tuple[str, ...]
 ) -> detokenize.Detokenizer:
-    """Run a whole completion; the decoder then holds the text, tokens and finish reason."""
-    decoder = _decoder(engine, parsed)
-    for token in tokens:
+    return detokenize.Detokenizer(engine.loaded.tokenizer, stop=stop, limit=params.max_tokens)
+
+
+def finish(
+    engine: Engine, ids: torch.Tensor, params: SamplingParams, stop: tuple[str, ...]
+) -> detokenize.Detokenizer:
+    """Run a whole generation; the decoder then holds the text, tokens and finish reason."""
+    decoder = _decoder(engine, params, stop)
+    for token in engine.generate(ids, params):
         decoder.add(token)
         if decoder.done:
             break
@@ -302,14 +342,14 @@ def _finish(
     return decoder
 
 
-class _Stepper:
-    """One streamed token per call: (text delta, tokens added, finished)."""
+class Stepper:
+    """A streamed generation, one token per call: (text delta, tokens added, finished)."""
 
     def __init__(
-        self, engine: Engine, tokens: Iterator[int], parsed: bodies.CompletionRequest
+        self, engine: Engine, ids: torch.Tensor, params: SamplingParams, stop: tuple[str, ...]
     ) -> None:
-        self.tokens = tokens
-        self.decoder = _decoder(engine, parsed)
+        self.tokens = engine.generate(ids, params)
+        self.decoder = _decoder(engine, params, stop)
 
     def __call__(self) -> tuple[str, int, bool]:
         token = next(self.tokens, None)

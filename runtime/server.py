@@ -1,7 +1,9 @@
 """The aiohttp application: one router module per concern, wired to one RuntimeContext.
 
 Routers: `health` (probes), `status` (/status, /status/stream), `page` (/, the status page for
-people), `metrics` (/metrics and the request-metrics middleware), `openai` (/v1/*); `usage`
+people), `metrics` (/metrics and the request-metrics middleware), `openai` (/v1/models,
+/v1/completions, /v1/embeddings and what every /v1 route shares), `routes.chat`
+(/v1/chat/completions, on `openai`'s shared steps); `usage`
 adds the middleware that counts served requests for /status, `waiting` the one that lets a
 /v1 request wait for Ready (`--queue-while-loading`), innermost so both count it. The app
 holds no model logic; it reads the state machine and hands torch work to the engine thread.
@@ -15,6 +17,7 @@ from modeldeploy.runtime import health, page, status, usage, waiting
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.metrics import RuntimeMetrics
 from modeldeploy.runtime.openai import OpenAIRoutes
+from modeldeploy.runtime.routes import chat
 
 CONTEXT: web.AppKey[RuntimeContext] = web.AppKey("context", RuntimeContext)
 OPENAI: web.AppKey[OpenAIRoutes] = web.AppKey("openai", OpenAIRoutes)
@@ -36,6 +39,7 @@ def build_app(ctx: RuntimeContext) -> web.Application:
     metrics.attach(app)
     routes = OpenAIRoutes(ctx, metrics)
     routes.attach(app)
+    chat.ChatRoute(routes).attach(app)
     app[OPENAI] = routes
     app.on_shutdown.append(status.close_streams)
     return app

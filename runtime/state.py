@@ -1,10 +1,11 @@
 """The runtime's state machine: the one source every probe, `/status` and metric reads.
 
 States (strings in JSON, binding): Starting → (Fetching → Verifying) → Loading → WarmingUp →
-Ready; Draining; Failed with a typed reason. Why explicit: the bug this project exists to
-prevent is a pod that says Ready while its weights are not in memory. So the legal moves are
-written down in `TRANSITIONS`, and any other move raises `IllegalTransitionError` — a bug in the
-runtime, never something to paper over.
+Ready; Draining; Failed with a typed reason (`State` and `Reason` live in
+`modeldeploy.runtime_report`, the vocabulary the operator reads them by; re-exported here). Why
+explicit: the bug this project exists to prevent is a pod that says Ready while its weights are
+not in memory. So the legal moves are written down in `TRANSITIONS`, and any other move raises
+`IllegalTransitionError` — a bug in the runtime, never something to paper over.
 
 Thread-safety: the loader thread moves the machine while the event loop reads it; one lock
 guards every field, and `snapshot()` hands out an immutable copy. Subscribers (the SSE stream,
@@ -18,7 +19,6 @@ miscounts is caught by the tests rather than shown to users.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
@@ -27,43 +27,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from modeldeploy.runtime_report import ErrorDocument, Reason, State
+
+__all__ = [
+    "TRANSITIONS",
+    "Failure",
+    "IllegalTransitionError",
+    "Reason",
+    "Snapshot",
+    "State",
+    "StateMachine",
+    "Subscriber",
+    "Transition",
+]
+
 log = logging.getLogger("modeldeploy.runtime")
-
-
-class State(enum.StrEnum):
-    STARTING = "Starting"
-    FETCHING = "Fetching"
-    VERIFYING = "Verifying"
-    LOADING = "Loading"
-    WARMING_UP = "WarmingUp"
-    READY = "Ready"
-    DRAINING = "Draining"
-    FAILED = "Failed"
-
-
-class Reason(enum.StrEnum):
-    """Typed failure reasons (CamelCase, stable: the operator and users match on them).
-
-    The fetcher's own `FetchReason` values pass through as they are when a per-pod fetch fails.
-    """
-
-    MANIFEST_MISSING = "ManifestMissing"
-    FILE_MISSING = "FileMissing"
-    FILE_CORRUPT = "FileCorrupt"
-    SIZE_MISMATCH = "SizeMismatch"
-    HEADER_UNREADABLE = "HeaderUnreadable"
-    PICKLE_REFUSED = "PickleRefused"
-    NO_WEIGHTS = "NoWeights"
-    CONFIG_INVALID = "ConfigInvalid"
-    TASK_MISMATCH = "TaskMismatch"
-    INSUFFICIENT_GPU_MEMORY = "InsufficientGPUMemory"
-    DEVICE_UNAVAILABLE = "DeviceUnavailable"
-    LOAD_FAILED = "LoadFailed"
-    WARMUP_FAILED = "WarmupFailed"
-    DEVICE_FAULT = "DeviceFault"
-    FETCH_FAILED = "FetchFailed"
-    LISTEN_FAILED = "ListenFailed"
-
 
 _ANY_LIVE = (State.DRAINING, State.FAILED)
 TRANSITIONS: dict[State, frozenset[State]] = {
@@ -104,7 +82,7 @@ class Failure:
     reason: str
     message: str
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> ErrorDocument:
         return {"reason": self.reason, "message": self.message}
 
 

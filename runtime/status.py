@@ -1,6 +1,7 @@
 """`GET /status` and `GET /status/stream` (Server-Sent Events): the runtime's full report.
 
-The operator parses this from every pod, so the keys are camelCase and stable:
+The operator parses this from every pod, so the keys are camelCase and stable; their names and
+the states and reasons are defined once in `modeldeploy.runtime_report` (`StatusDocument`):
 
     {
       "state": "Loading",                 # Starting|Fetching|Verifying|Loading|WarmingUp|
@@ -41,26 +42,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.state import Snapshot, State
+from modeldeploy.runtime_report import SECONDS_IN, STARTUP_SECONDS, StatusDocument
 
 log = logging.getLogger("modeldeploy.runtime")
 
 HEARTBEAT_SECONDS = 15.0
 STREAM_QUEUE_LIMIT = 10_000
-_PHASE_TIMINGS = {
-    "fetchSeconds": State.FETCHING,
-    "verifySeconds": State.VERIFYING,
-    "loadSeconds": State.LOADING,
-    "warmupSeconds": State.WARMING_UP,
-}
 
 
-def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> dict[str, Any]:
+def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> StatusDocument:
     snap = snap or ctx.machine.snapshot()
     info = ctx.info
     estimate = ctx.estimate(snap)
@@ -107,11 +102,11 @@ def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> dict[str, Any
 def timings(snap: Snapshot) -> dict[str, float | None]:
     out: dict[str, float | None] = {
         key: round(snap.durations[state.value], 6) if state.value in snap.durations else None
-        for key, state in _PHASE_TIMINGS.items()
+        for state, key in SECONDS_IN.items()
     }
     ready = next((t for t in snap.history if t.state is State.READY), None)
     started = snap.history[0]
-    out["startupSeconds"] = round(ready.monotonic - started.monotonic, 6) if ready else None
+    out[STARTUP_SECONDS] = round(ready.monotonic - started.monotonic, 6) if ready else None
     return out
 
 
@@ -166,7 +161,7 @@ def _offer(queue: asyncio.Queue[Snapshot | None], snap: Snapshot) -> None:
     queue.put_nowait(snap)
 
 
-async def _send(response: web.StreamResponse, doc: dict[str, Any]) -> None:
+async def _send(response: web.StreamResponse, doc: StatusDocument) -> None:
     payload = json.dumps(doc, separators=(",", ":"))
     await response.write(f"event: status\ndata: {payload}\n\n".encode())
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+
+from modeldeploy.runtime_report import UsageDocument
 
 SERVED_PREFIX = "/v1/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -38,7 +39,7 @@ class Usage:
             self._requests += 1
             self._last = datetime.now(UTC)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> UsageDocument:
         with self._lock:
             last = self._last.isoformat() if self._last else None
             return {"requests": self._requests, "lastRequestAt": last}

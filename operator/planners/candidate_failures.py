@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from modeldeploy.operator.api.status import CandidateStatus
 from modeldeploy.operator.planners.inputs import Replica
-from modeldeploy.operator.planners.observed import FetchView
+from modeldeploy.operator.planners.observed import RUNTIME_UNREACHABLE, FetchView
+from modeldeploy.runtime_report import Reason
 
 CRASH_LOOP_RESTARTS = 3
 CRASH_LOOP_WINDOW_SECONDS = 600.0
@@ -25,7 +26,7 @@ NOT_THE_MODEL = frozenset(
         "InvalidImageName",
         "CreateContainerConfigError",
         "CreateContainerError",
-        "RuntimeUnreachable",
+        RUNTIME_UNREACHABLE,
     }
 )
 """Replica failures no other model would avoid (the image, the pod's configuration)."""
@@ -83,7 +84,7 @@ def judge(
     served = {r.report.task for r in replicas if r.report.reachable and r.report.task}
     if task and served and served != {task}:
         return Failure(
-            "TaskMismatch",
+            Reason.TASK_MISMATCH,
             f"its runtimes serve {', '.join(sorted(served))}; this deployment serves {task}",
             permanent=True,
         )

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from modeldeploy.operator.api.status import Condition, ConditionStatus, ConditionType
+from modeldeploy.operator.planners.observed import RUNTIME_UNREACHABLE
 
 MAX_MESSAGE = 2000
 ORDER = [
@@ -87,7 +88,7 @@ BENIGN_REASONS = frozenset(
         "Suspended",
         "NoReplicas",
         "RuntimesNotReady",
-        "RuntimeUnreachable",
+        RUNTIME_UNREACHABLE,
         "WaitingForReadinessProbe",
         "WaitingForCommit",
         "Pending",

@@ -15,6 +15,7 @@ from modeldeploy.operator.api.status import ModelDeploymentStatus, ReplicaStatus
 from modeldeploy.operator.planners import memory, naming
 from modeldeploy.operator.planners.observed import (
     PENDING,
+    RUNTIME_FAILED,
     UNREACHABLE,
     FetchView,
     PodView,
@@ -23,9 +24,10 @@ from modeldeploy.operator.planners.observed import (
 from modeldeploy.operator.planners.placement import Fit
 from modeldeploy.operator.planners.rollout import Plan
 from modeldeploy.operator.planners.usage import Tally
+from modeldeploy.runtime_report import BEFORE_READY, State
 
 # Runtime states of a container that has not yet proved anything since its last restart.
-STARTING_STATES = frozenset({"Starting", "Fetching", "Verifying", "Loading", "WarmingUp"})
+STARTING_STATES = frozenset(BEFORE_READY)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class Replica:
     @property
     def runtime_ready(self) -> bool:
         """The runtime itself reports Ready (its weights are loaded and warmed up)."""
-        return self.report.reachable and self.report.state == "Ready" and not self.pod.deleting
+        return self.report.reachable and self.report.state == State.READY and not self.pod.deleting
 
     @property
     def ready(self) -> bool:
@@ -95,8 +97,8 @@ class Replica:
         if self.report.reachable:
             # The runtime answers: its state is the truth (a pod that restarted once and
             # recovered still carries its last termination message).
-            if self.report.state == "Failed":
-                return self.report.reason or "RuntimeFailed", self.report.message or ""
+            if self.report.state == State.FAILED:
+                return self.report.reason or RUNTIME_FAILED, self.report.message or ""
             if self.report.state in STARTING_STATES:
                 return self._standing_failure()
             return None
@@ -118,7 +120,7 @@ class Replica:
         if failure is None:
             return self.state
         restarting = self.report.reachable and self.report.state in STARTING_STATES
-        return self.state if restarting else "Failed"
+        return self.state if restarting else State.FAILED
 
     def to_status(self) -> ReplicaStatus:
         failure = self.failure

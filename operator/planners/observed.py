@@ -10,22 +10,19 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from modeldeploy.operator.planners import naming
+from modeldeploy.runtime_report import State, StatusDocument
 
-RUNTIME_STATES = (
-    "Starting",
-    "Fetching",
-    "Verifying",
-    "Loading",
-    "WarmingUp",
-    "Ready",
-    "Draining",
-    "Failed",
-)
 PENDING = "Pending"
 UNREACHABLE = "Unreachable"
+"""The two states the operator adds to the runtime's own (`State`): no runtime to ask yet, or
+one that does not answer."""
+RUNTIME_UNREACHABLE = "RuntimeUnreachable"
+"""The operator's reason for a runtime it could not get a /status from."""
+RUNTIME_FAILED = "RuntimeFailed"
+"""The operator's reason for a Failed runtime that named none."""
 _REASON = re.compile(r"^([A-Z][A-Za-z0-9]*): (.*)$", re.DOTALL)
 
 
@@ -50,37 +47,43 @@ class RuntimeReport:
 
     @classmethod
     def unreachable(cls, why: str) -> RuntimeReport:
-        return cls(reachable=False, reason="RuntimeUnreachable", message=why)
+        return cls(reachable=False, reason=RUNTIME_UNREACHABLE, message=why)
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> RuntimeReport:
-        """Parse the runtime's /status document (unknown states are treated as unreachable)."""
-        state = str(doc.get("state", ""))
-        if state not in RUNTIME_STATES:
-            return cls.unreachable(f"/status answered an unknown state {state!r}")
-        error = doc.get("error") or {}
+        """Parse the runtime's /status document (unknown states are treated as unreachable).
+
+        Its keys are the runtime's `StatusDocument` (mypy checks each one read here); its values
+        are checked one by one all the same, since a runtime of another version may answer."""
+        report = cast(StatusDocument, doc)
+        raw_state = report.get("state")
+        try:
+            state = State(raw_state)
+        except ValueError:
+            return cls.unreachable(f"/status answered an unknown state {raw_state!r}")
+        error, usage, model = report.get("error"), report.get("usage"), report.get("model")
         timings = {
-            k: float(v) for k, v in (doc.get("timings") or {}).items() if isinstance(v, int | float)
+            k: float(v)
+            for k, v in (report.get("timings") or {}).items()
+            if isinstance(v, int | float)
         }
-        verified = doc.get("verified")
-        raw_usage = doc.get("usage")
-        usage: Mapping[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
-        count = usage.get("requests")
-        last = usage.get("lastRequestAt")
-        raw_model = doc.get("model")
-        model: Mapping[str, Any] = raw_model if isinstance(raw_model, dict) else {}
-        task = model.get("task") if isinstance(model.get("task"), str) else None
+        verified = report.get("verified")
+        count = usage.get("requests") if isinstance(usage, dict) else None
+        last = usage.get("lastRequestAt") if isinstance(usage, dict) else None
+        task = model.get("task") if isinstance(model, dict) else None
+        commit = report.get("commit")
+        download = report.get("download")
         return cls(
-            task=task,
+            task=task if isinstance(task, str) else None,
             reachable=True,
             state=state,
-            progress=min(max(float(doc.get("progress") or 0.0), 0.0), 1.0),
+            progress=min(max(float(report.get("progress") or 0.0), 0.0), 1.0),
             reason=error.get("reason") if isinstance(error, dict) else None,
             message=error.get("message") if isinstance(error, dict) else None,
-            commit=doc.get("commit") if isinstance(doc.get("commit"), str) else None,
+            commit=commit if isinstance(commit, str) else None,
             verified=verified if isinstance(verified, bool) else None,
             timings=timings,
-            download=doc.get("download") if isinstance(doc.get("download"), dict) else None,
+            download=download if isinstance(download, dict) else None,
             requests=count if isinstance(count, int) and not isinstance(count, bool) else None,
             last_request_at=last if isinstance(last, str) else None,
         )

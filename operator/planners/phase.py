@@ -12,29 +12,34 @@ from collections.abc import Sequence
 from modeldeploy.operator.api.status import Phase
 from modeldeploy.operator.planners.inputs import Replica, StatusInputs, first_failure
 from modeldeploy.operator.planners.observed import PENDING, UNREACHABLE
+from modeldeploy.runtime_report import State
 
-STATE_PHASE = {
-    "Starting": Phase.DEPLOYING,
+STATE_PHASE: dict[str, Phase] = {
     PENDING: Phase.DEPLOYING,
     UNREACHABLE: Phase.DEPLOYING,
-    "Fetching": Phase.DOWNLOADING,
-    "Verifying": Phase.VERIFYING,
-    "Loading": Phase.LOADING,
-    "WarmingUp": Phase.WARMING_UP,
-    "Draining": Phase.DEPLOYING,
-    "Ready": Phase.READY,
+    State.STARTING: Phase.DEPLOYING,
+    State.FETCHING: Phase.DOWNLOADING,
+    State.VERIFYING: Phase.VERIFYING,
+    State.LOADING: Phase.LOADING,
+    State.WARMING_UP: Phase.WARMING_UP,
+    State.READY: Phase.READY,
+    State.DRAINING: Phase.DEPLOYING,
+    State.FAILED: Phase.FAILED,  # a failed replica is judged by its failure before this table
 }
-STATE_ORDER = [
-    "Pending",
-    "Unreachable",
-    "Starting",
-    "Draining",
-    "Fetching",
-    "Verifying",
-    "Loading",
-    "WarmingUp",
-    "Ready",
+"""The phase a replica's state shows: every runtime `State`, and the operator's own two."""
+STATE_ORDER: list[str] = [
+    State.FAILED,
+    PENDING,
+    UNREACHABLE,
+    State.STARTING,
+    State.DRAINING,
+    State.FETCHING,
+    State.VERIFYING,
+    State.LOADING,
+    State.WARMING_UP,
+    State.READY,
 ]
+"""Least advanced first: the phase shows the replica furthest from serving."""
 
 
 def _paused(inp: StatusInputs) -> str:

@@ -31,6 +31,7 @@ from modeldeploy.operator.api.validation import Problem
 from modeldeploy.operator.planners import conditions, memory, naming, phase, verdicts
 from modeldeploy.operator.planners.inputs import Replica, ResolveOutcome, StatusInputs
 from modeldeploy.operator.planners.observed import FetchView
+from modeldeploy.runtime_report import SECONDS_IN, State
 
 __all__ = [
     "Replica",
@@ -90,7 +91,7 @@ def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:
     remembered = {
         r.name: (r.reason, r.message or "")
         for r in inp.previous.replica_statuses or []
-        if r.state == "Failed" and r.reason
+        if r.state == State.FAILED and r.reason
     }
     runtime = [
         dataclasses.replace(
@@ -264,23 +265,25 @@ def _verification(inp: StatusInputs) -> VerificationStatus | None:
 
 
 def _timings(inp: StatusInputs, runtime: Sequence[Replica]) -> Timings:
-    def slowest(key: str) -> float | None:
+    def slowest(state: State) -> float | None:
+        """The longest any runtime spent in `state` (its `timings` key, `SECONDS_IN`)."""
+        key = SECONDS_IN[state]
         values = [
             r.report.timings[key] for r in runtime if r.report.reachable and key in r.report.timings
         ]
         return round(max(values), 3) if values else None
 
     previous = inp.previous.timings or Timings()
-    download = _job_seconds(inp.fetch) or slowest("fetchSeconds")
+    download = _job_seconds(inp.fetch) or slowest(State.FETCHING)
     # Resolve time counts once per rollout (a new commit), not at every periodic re-resolve.
     new_commit = inp.resolve.commit != inp.previous.resolved_revision
     fresh = inp.resolve.seconds is not None and (new_commit or previous.resolve_seconds is None)
     return Timings(
         resolve_seconds=round(inp.resolve.seconds or 0.0, 3) if fresh else previous.resolve_seconds,
         download_seconds=download if download is not None else previous.download_seconds,
-        verify_seconds=slowest("verifySeconds") or previous.verify_seconds,
-        load_seconds=slowest("loadSeconds") or previous.load_seconds,
-        warmup_seconds=slowest("warmupSeconds") or previous.warmup_seconds,
+        verify_seconds=slowest(State.VERIFYING) or previous.verify_seconds,
+        load_seconds=slowest(State.LOADING) or previous.load_seconds,
+        warmup_seconds=slowest(State.WARMING_UP) or previous.warmup_seconds,
     )
 
 

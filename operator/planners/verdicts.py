@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from modeldeploy.hub import console
+from modeldeploy.hub.errors import FetchReason
 from modeldeploy.operator.api.status import CachedModelState, SharedCacheStatus
 from modeldeploy.operator.api.status import ConditionType as C
 from modeldeploy.operator.planners import conditions
@@ -19,19 +20,22 @@ from modeldeploy.operator.planners.inputs import (
     StatusInputs,
     first_failure,
 )
-from modeldeploy.operator.planners.observed import UNREACHABLE
+from modeldeploy.operator.planners.observed import RUNTIME_UNREACHABLE, UNREACHABLE
+from modeldeploy.runtime_report import Reason, State, beyond
 
-PAST_FETCH = {"Verifying", "Loading", "WarmingUp", "Ready"}
-PAST_VERIFY = {"Loading", "WarmingUp", "Ready", "Draining"}
-VERIFY_REASONS = {
-    "ChecksumMismatch",
-    "FileCorrupt",
-    "SizeMismatch",
-    "ManifestMissing",
-    "FileMissing",
-    "VerificationFailed",
-    "ManifestInvalid",
-}
+PAST_FETCH = beyond(State.FETCHING)
+PAST_VERIFY = beyond(State.VERIFYING) | {State.DRAINING}
+VERIFY_REASONS = frozenset(
+    {
+        FetchReason.ChecksumMismatch,
+        Reason.FILE_CORRUPT,
+        Reason.SIZE_MISMATCH,
+        Reason.MANIFEST_MISSING,
+        Reason.FILE_MISSING,
+        FetchReason.VerificationFailed,
+        FetchReason.ManifestInvalid,
+    }
+)
 
 
 def resolved(resolve: ResolveOutcome) -> Verdict:
@@ -62,7 +66,7 @@ def fetched(inp: StatusInputs, runtime: Sequence[Replica]) -> Verdict:
         return conditions.false(
             C.FETCHED, "Downloading", f"job {fetch.name} is fetching {fetch.commit[:12]}"
         )
-    failed = [r.failure for r in runtime if r.failure and r.state in {"Fetching", "Failed"}]
+    failed = [r.failure for r in runtime if r.failure and r.state in {State.FETCHING, State.FAILED}]
     if any(r.report.reachable and r.report.state in PAST_FETCH for r in runtime):
         return conditions.true(
             C.FETCHED, "FetchedByRuntime", "a replica fetched and verified the model itself"
@@ -185,7 +189,7 @@ def ready(inp: StatusInputs, runtime: Sequence[Replica], ready: int) -> Verdict:
         why = unreachable[0].report.message or "no answer"
         return conditions.false(
             C.READY,
-            "RuntimeUnreachable",
+            RUNTIME_UNREACHABLE,
             f"{ready}/{desired} Ready; {unreachable[0].pod.name}: {why}",
         )
     return conditions.false(C.READY, "RuntimesNotReady", f"{ready}/{desired} runtimes report Ready")

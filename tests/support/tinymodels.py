@@ -7,9 +7,13 @@ random (seeded, so two builds are byte-identical), tokenizers are trained here w
 
 API (everything writes into an empty or new folder and returns it):
 
-- `build_causal_lm(dest, *, approx_bytes=None, seed=0, ...)`: a `LlamaForCausalLM` with a
-  byte-level BPE tokenizer. `approx_bytes` scales the weights (e.g. 40e6 makes Loading
-  observable, 1e9 is the benchmark size); left out, the model is ~0.5 MB.
+- `build_causal_lm(dest, *, approx_bytes=None, seed=0, chat_template=CHAT_TEMPLATE, ...)`: a
+  `LlamaForCausalLM` with a byte-level BPE tokenizer. `approx_bytes` scales the weights (e.g.
+  40e6 makes Loading observable, 1e9 is the benchmark size); left out, the model is ~0.5 MB.
+  `chat_template` goes into `tokenizer_config.json` as real chat models carry it (None: a
+  model without one).
+- `build_scripted_lm(dest, reply)`: a Llama whose every answer is `reply` then end-of-sequence,
+  whatever the prompt: for testing what reaches the client (multi-byte characters) exactly.
 - `build_encoder(dest, *, seed=0, normalize=True, pooling="mean")`: a `BertModel` with a
   WordPiece tokenizer and the sentence-transformers layout (`modules.json`,
   `1_Pooling/config.json`, `2_Normalize` when `normalize`).
@@ -40,6 +44,13 @@ CORPUS = [
     "numbers 0 1 2 3 4 5 6 7 8 9 and punctuation . , ; : ! ? - ( )",
 ] * 4
 
+# A chat template in the Zephyr style (role markers, one end-of-sequence token per turn): the
+# template writes the BOS token itself, as real templates do.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "<|{{ message['role'] }}|>\n{{ message['content'] }}{{ eos_token }}\n"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
 DEFAULT_REPO = "tests/tiny-model"
 DEFAULT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -126,15 +137,77 @@ def build_causal_lm(
     seed: int = 0,
     vocab_size: int = 320,
     max_shard_size: str | None = None,
+    chat_template: str | None = CHAT_TEMPLATE,
 ) -> Path:
     """Save a random `LlamaForCausalLM` plus tokenizer into `dest` (safetensors)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     dest.mkdir(parents=True, exist_ok=True)
     tokenizer = _bpe_tokenizer(vocab_size)
-    shape = _causal_shape(approx_bytes)
-    config = LlamaConfig(
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(_llama_config(tokenizer, _causal_shape(approx_bytes)))
+    if max_shard_size:
+        model.save_pretrained(dest, max_shard_size=max_shard_size)
+    else:
+        model.save_pretrained(dest)
+    _save_tokenizer(tokenizer, dest, chat_template)
+    return dest
+
+
+def build_scripted_lm(dest: Path, reply: str, *, chat_template: str | None = CHAT_TEMPLATE) -> Path:
+    """Save a Llama that answers `reply`, then end-of-sequence, to any prompt.
+
+    How: attention and MLP write nothing (their output projections are zero), so the logits at
+    a position depend only on that position's token. Embeddings and `lm_head` then form a
+    chain: any token outside the script leads to the reply's first token, each reply token to
+    the next, the last to end-of-sequence, by a margin no temperature up to 2 overcomes. The
+    reply's tokens must be distinct (a chain step cannot depend on where it is).
+    """
+    import torch
+    from transformers import LlamaForCausalLM
+
+    dest.mkdir(parents=True, exist_ok=True)
+    tokenizer = _bpe_tokenizer(320)
+    script: list[int] = tokenizer(reply, add_special_tokens=False)["input_ids"]
+    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1}
+    if len(set(script)) != len(script) or len(script) >= shape["hidden_size"]:
+        raise ValueError(f"{reply!r}: its tokens {script} must be distinct and fewer than 64")
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(_llama_config(tokenizer, shape))
+    chain = [*script, tokenizer.eos_token_id]
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embed, head = model.model.embed_tokens.weight, model.lm_head.weight
+        embed.zero_()
+        embed[:, 0] = 1.0  # every token outside the script: "start the reply"
+        head.zero_()
+        head[chain[0], 0] = 10.0
+        for step, token in enumerate(script, start=1):
+            embed[token].zero_()
+            embed[token, step] = 1.0
+            head[chain[step], step] = 10.0
+    model.save_pretrained(dest)
+    _save_tokenizer(tokenizer, dest, chat_template)
+    return dest
+
+
+def _save_tokenizer(tokenizer: Any, dest: Path, chat_template: str | None) -> None:
+    """Save the tokenizer files; the chat template in `tokenizer_config.json`, as HF models do."""
+    tokenizer.save_pretrained(dest)
+    if chat_template is not None:
+        config_path = dest / "tokenizer_config.json"
+        config = json.loads(config_path.read_text())
+        config["chat_template"] = chat_template
+        config_path.write_text(json.dumps(config, indent=2))
+
+
+def _llama_config(tokenizer: Any, shape: dict[str, int]) -> Any:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         num_attention_heads=4,
         num_key_value_heads=2,
@@ -147,14 +220,6 @@ def build_causal_lm(
         intermediate_size=shape["intermediate_size"],
         num_hidden_layers=shape["num_hidden_layers"],
     )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    if max_shard_size:
-        model.save_pretrained(dest, max_shard_size=max_shard_size)
-    else:
-        model.save_pretrained(dest)
-    tokenizer.save_pretrained(dest)
-    return dest
 
 
 def build_encoder(
