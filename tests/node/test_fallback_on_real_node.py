@@ -104,17 +104,6 @@ def _ask(base_url: str) -> dict[str, Any]:
         return answer
 
 
-def _first_answer(base_url: str, *, within: float) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return _ask(base_url)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 def test_the_fallback_serves_when_the_preferred_weights_fail_verification(story: Story) -> None:
     snap = story.watcher.until(
         "the fallback serving",
@@ -128,9 +117,8 @@ def test_the_fallback_serves_when_the_preferred_weights_fail_verification(story:
     assert status["activeModel"]["repo"] == FALLBACK
     fallback_active = modelflow.condition(snap.model or {}, "FallbackActive")
     assert fallback_active.get("status") == "True"
-    ip = modelflow.service_ip(story.watcher.api, NAMESPACE, NAME)
-    # kube-proxy programs the Service's rules a moment after the pod turned Ready.
-    answer = _first_answer(f"http://{ip}:{modelflow.RUNTIME_PORT}", within=15)
+    base_url = modelflow.routed(story.watcher.api, NAMESPACE, NAME)
+    answer = _ask(base_url)
     assert answer["model"] == NAME and answer["choices"][0]["text"]
     events = modelflow.events_for(story.watcher.api, NAMESPACE, NAME)
     assert any(e.get("reason") == "ModelSwitched" for e in events)

@@ -96,6 +96,7 @@ def story(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
         watcher = modelflow.Watcher(node_cluster, NAMESPACE, NAME, lines.append)
         try:
             watcher.until("Ready", modelflow.is_ready, timeout=READY_TIMEOUT)
+            modelflow.routed(watcher.api, NAMESPACE, NAME)
             scratch = tmp_path_factory.mktemp("scratch")
             yield Story(
                 node_cluster, watcher, hosted.hub, hosted.files, hosted.commit, lines, scratch

@@ -59,6 +59,7 @@ def deployed(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) ->
         watcher = modelflow.Watcher(node_cluster, NAMESPACE, NAME, lines.append)
         try:
             ready = watcher.until("Ready", modelflow.is_ready, timeout=READY_TIMEOUT)
+            modelflow.routed(watcher.api, NAMESPACE, NAME)
             yield Deployed(node_cluster, watcher, ready, hosted.commit, lines)
         finally:
             print("\n".join(lines))

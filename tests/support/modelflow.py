@@ -403,6 +403,22 @@ def service_ip(api: Api, namespace: str, name: str) -> str:
     return str(service["spec"]["clusterIP"])
 
 
+def routed(api: Api, namespace: str, name: str, *, within: float = 30) -> str:
+    """The Service's base URL once it routes (a completion answers): kube-proxy programs its
+    rules a moment after the pod turned Ready, and until then refuses the connection (seen on
+    this 2-core node: up to a few seconds under load). The operator cannot see kube-proxy."""
+    base_url = f"http://{service_ip(api, namespace, name)}:{RUNTIME_PORT}"
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            complete(base_url, "Hi", 1)
+            return base_url
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def complete(base_url: str, prompt: str, max_tokens: int = 8) -> dict[str, Any]:
     """POST /v1/completions; returns the OpenAI-style answer (raises on a non-200)."""
     body = json.dumps({"prompt": prompt, "max_tokens": max_tokens, "temperature": 0}).encode()
