@@ -18,6 +18,7 @@ from modeldeploy.operator import hub_lookups, indexes
 from modeldeploy.operator.api.spec import ModelDeploymentSpec, ModelSource
 from modeldeploy.operator.api.status import (
     ActiveModel,
+    CachedModelState,
     CandidateState,
     CandidateStatus,
     ModelDeploymentStatus,
@@ -176,7 +177,7 @@ def finish(
     mine = [r for r in replicas if label and r.pod.commit_label == label]
     others_serve = any(r.ready for r in replicas if r.pod.commit_label != label)
     corrupted = None
-    if new.cache is not None and new.cache.state is not None and new.cache.state == "Corrupted":
+    if new.cache is not None and new.cache.state is CachedModelState.CORRUPTED:
         corrupted = new.cache.message or "the shared copy failed verification"
     failure = candidate_failures.judge(
         look.failure,
