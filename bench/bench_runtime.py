@@ -37,10 +37,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # appended, so the stdlib `operator` is never shadowed
 
 from bench import goals  # noqa: E402
+from bench.stats import p99_ms, spread  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 READY_VS_BASELINE = goals.Goal("time-to-Ready / baseline (best of each)", "<=", 1.0)
@@ -237,23 +236,6 @@ def weight_phase(poller: ProbePoller, status: dict[str, Any]) -> list[float]:
     span = load["readSeconds"] + load["buildSeconds"] + (status["timings"]["warmupSeconds"] or 0)
     return [lat for lat, at in zip(poller.latencies, poller.sent_at, strict=True)
             if ready_at - span <= at <= ready_at]  # fmt: skip
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def p99_ms(values: list[float]) -> float:
-    """The 99th percentile in milliseconds; NaN (which misses any goal) for no values."""
-    return percentile(values, 0.99) * 1e3 if values else math.nan
-
-
-def spread(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    p50, p99 = statistics.median(values) * 1e3, p99_ms(values)
-    return f"{p50:.2f} / {p99:.2f} / {max(values) * 1e3:.2f}  (n={len(values)})"
 
 
 def raw_copy_seconds(total_bytes: int) -> float:

@@ -11,7 +11,8 @@ Exit status of every bench script:
 - 2 (`SETUP`): it could not run here: bad options (argparse's usage errors exit 2 too) or a
   missing tool, raised as `SetupError` and turned into one line on stderr by `exit_status`.
 
-A measured NaN (e.g. a percentile of no samples) misses every goal.
+A measured NaN (e.g. a percentile of no samples) misses every goal (every comparison with
+NaN is false).
 """
 
 from __future__ import annotations
@@ -34,13 +35,17 @@ class Goal:
     """`name` (what is measured) must be `comparison` `threshold` (in `unit`, if any)."""
 
     name: str
-    comparison: Literal["<", "<="]
+    comparison: Literal["<", "<=", ">", ">="]
     threshold: float
     unit: str = ""
 
     def met_by(self, value: float) -> bool:
         if self.comparison == "<":
             return value < self.threshold
+        if self.comparison == ">":
+            return value > self.threshold
+        if self.comparison == ">=":
+            return value >= self.threshold
         return value <= self.threshold
 
     def show(self, value: float) -> str:

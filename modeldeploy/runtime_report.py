@@ -143,5 +143,8 @@ class StatusDocument(TypedDict):
     eta: dict[str, Any] | None
     inFlight: int
     queue: dict[str, Any]
+    serving: dict[str, Any]
+    """The scheduler: `running`, `waitingForSlot`, `maxBatch`, `requestTimeoutSeconds`,
+    `batching` ("shared" forward passes, "turns", or null before the first generation)."""
     usage: UsageDocument
     history: list[dict[str, Any]]

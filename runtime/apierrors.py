@@ -24,3 +24,11 @@ def error(
 ) -> web.Response:
     body = {"error": {"message": message, "type": kind, **extra}}
     return web.json_response(body, status=status, headers=headers)
+
+
+class ServingError(Exception):
+    """A `/v1` request ends with this response (raised anywhere below a route's handler)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.text)
+        self.response = response

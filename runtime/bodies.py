@@ -3,10 +3,11 @@
 Beyond OpenAI's fields, completions and chat take `ignore_eos` (as vLLM does): generate
 exactly `max_tokens`, which benchmarks and tests need.
 
-Chat refuses what it does not implement instead of ignoring it: an OpenAI parameter it does
-not serve (`tools`, `logprobs`, `response_format`, ...) is accepted only when null or at
-OpenAI's default (`DEFAULTS_ONLY`), and a name OpenAI does not know is refused as OpenAI
-refuses it ("Unrecognized request argument").
+Chat and completions refuse what they do not implement instead of ignoring it: an OpenAI
+parameter the endpoint does not serve (chat's `tools`, `logprobs`, `response_format`, ...;
+completions' `echo`, `best_of`, `suffix`, ...) is accepted only when null or at OpenAI's
+default (`DEFAULTS_ONLY`, `COMPLETION_DEFAULTS_ONLY`), and a name OpenAI does not know is
+refused as OpenAI refuses it ("Unrecognized request argument").
 
 Kept apart from the handlers so every rule ("max_tokens is a positive integer", "n must be
 1") is one readable line, and every violation is a `BadRequestError` whose message names the
@@ -113,8 +114,32 @@ def _object(body: Any) -> dict[str, Any]:
     return body
 
 
+# -- completions (OpenAI's legacy completions API) ------------------------------------------
+COMPLETION_SERVED = (
+    "prompt", "model", "max_tokens", "temperature", "top_p", "seed", "stop", "n", "stream",
+    "ignore_eos",
+)  # fmt: skip
+COMPLETION_LABELS = ("user",)  # an end-user identifier: changes nothing in the answer
+# Its own unserved parameters, accepted when null or at the value that changes nothing: one
+# candidate per choice, no echoed prompt, no text after the insertion point, no log
+# probabilities (0 still returns the sampled token's), no biases or penalties, no usage chunk.
+COMPLETION_DEFAULTS_ONLY: dict[str, tuple[Any, ...]] = {
+    "best_of": (1,),
+    "echo": (False,),
+    "suffix": ("",),
+    "logprobs": (),
+    "logit_bias": ({},),
+    "presence_penalty": (0,),
+    "frequency_penalty": (0,),
+    "stream_options": ({}, {"include_usage": False}),
+}
+
+
 def completion(body: Any) -> CompletionRequest:
     body = _object(body)
+    _refuse_unserved(
+        body, served=COMPLETION_SERVED, labels=COMPLETION_LABELS, unserved=COMPLETION_DEFAULTS_ONLY
+    )
     if "prompt" not in body:
         raise BadRequestError("'prompt' is required")
     if _integer(body, "n", 1, 1, 64) != 1:
@@ -192,7 +217,7 @@ MESSAGE_DEFAULTS_ONLY: dict[str, tuple[Any, ...]] = {
 
 def chat(body: Any) -> ChatRequest:
     body = _object(body)
-    _refuse_unserved(body)
+    _refuse_unserved(body, served=CHAT_SERVED, labels=CHAT_LABELS, unserved=DEFAULTS_ONLY)
     if "messages" not in body:
         raise BadRequestError("'messages' is required", param="messages")
     if _integer(body, "n", 1, 1, 64) != 1:
@@ -221,15 +246,22 @@ def _flag(body: dict[str, Any], key: str) -> bool:
     return value
 
 
-def _refuse_unserved(body: dict[str, Any]) -> None:
+def _refuse_unserved(
+    body: dict[str, Any],
+    *,
+    served: tuple[str, ...],
+    labels: tuple[str, ...],
+    unserved: dict[str, tuple[Any, ...]],
+) -> None:
+    """An endpoint's parameters: served, labels (any string), defaults only, or unrecognized."""
     for key, value in body.items():
-        if key in CHAT_SERVED:
+        if key in served:
             continue
-        if key in CHAT_LABELS:
+        if key in labels:
             if value is not None and not isinstance(value, str):
                 raise BadRequestError(f"'{key}' must be a string", param=key)
-        elif key in DEFAULTS_ONLY:
-            _default_only(key, value, DEFAULTS_ONLY[key])
+        elif key in unserved:
+            _default_only(key, value, unserved[key])
         else:
             raise BadRequestError(f"Unrecognized request argument supplied: {key}", param=key)
 

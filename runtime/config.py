@@ -37,7 +37,10 @@ class RuntimeConfig:
     failure_linger: float = 2.0
     worker_niceness: int = 0
     queue_while_loading: float = 0.0  # seconds a /v1 request may wait for Ready; 0: none
-    max_queue: int = 64  # requests waiting at once (`serve --max-queue`, same default)
+    max_queue: int = 64  # requests waiting at once, for Ready or a batch slot (`--max-queue`)
+    max_batch: int = 16  # requests decoded together / embedded in one pass (`--max-batch`)
+    request_timeout: float = 600.0  # seconds from arrival to last token, else 504; 0: none
+    api_key_file: Path | None = None  # /v1 needs this file's key (`--api-key-file`; see auth)
 
     @property
     def model_name(self) -> str:

@@ -1,7 +1,8 @@
 """Everything one runtime process knows, shared by the load pipeline and the HTTP routers.
 
 The state machine says *where* the runtime is; this holds *what* it found on the way (device,
-dtype, revision, timings, warm-up result, the engine once Ready), what it has served (`usage`)
+dtype, revision, timings, warm-up result, the engine and its scheduler once loaded), what it
+has served (`usage`)
 and the two signals that cross threads: `cancel` (SIGTERM reached the loader) and the
 in-flight request count (the drain waits for it to reach zero). `eta` follows the state
 machine to estimate the time until Ready; `waiting` counts the requests that wait for it
@@ -21,6 +22,7 @@ from modeldeploy.runtime.state import Snapshot, State, StateMachine
 from modeldeploy.runtime.usage import Usage
 
 if TYPE_CHECKING:
+    from modeldeploy.runtime.batching.scheduler import Observer, Scheduler
     from modeldeploy.runtime.engine import Engine
     from modeldeploy.runtime.warmup import WarmupResult
 
@@ -61,6 +63,8 @@ class RuntimeContext:
             revision=config.revision if config.repo else None,
         )
         self.engine: Engine | None = None
+        self.scheduler: Scheduler | None = None  # steps every request (and the warm-up)
+        self.serving_observer: Observer | None = None  # the metrics, set before loading
         self.usage = Usage()
         self.eta = Eta(self.machine, config)
         self.waiting = 0

@@ -1,10 +1,11 @@
-"""The serving engine: token-by-token decoding for completions, pooled vectors for embeddings.
+"""The model's forward passes as the server uses them: a prompt's prefill, one request's
+whole generation, token picking, and pooled vectors for embeddings.
 
-Decoding is a small explicit loop over the model's forward pass with its KV cache rather than
-`generate()`: it streams one token at a time (for `stream: true`), it checks every step's
-logits are finite (NaN weights fail warm-up instead of producing garbage), and greedy vs
-sampled is one visible branch. Calls are blocking; the HTTP layer runs them on one worker
-thread so the event loop (and the probes) never wait on torch.
+Serving runs these on the scheduler's thread (`batching.scheduler`), which steps many
+requests together; `generate` is one request alone (the reference the batched path is
+tested against). Decoding is a small explicit loop over the model's forward pass with its KV
+cache rather than `generate()`: it checks every step's logits are finite (NaN weights fail
+warm-up instead of producing garbage), and greedy vs sampled is one visible branch.
 
 The KV cache: the first step passes none, so the model builds the kind its layers need (a
 `DynamicCache` from its config, with sliding-window layers where the config has them, or a
@@ -17,7 +18,6 @@ removed), while models and releases from before the rename know only `past_key_v
 from __future__ import annotations
 
 import inspect
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -46,21 +46,14 @@ class SamplingParams:
         return self.temperature == 0.0
 
 
-@dataclass(frozen=True)
-class Embeddings:
-    vectors: list[list[float]]
-    prompt_tokens: int
-
-
-__all__ = ["Embeddings", "Engine", "NonFiniteOutputError", "SamplingParams", "is_device_fault"]
+__all__ = ["Engine", "NonFiniteOutputError", "SamplingParams", "is_device_fault"]
 
 
 class Engine:
-    """Wraps a LoadedModel; one call at a time (`lock`), safe to call from worker threads."""
+    """Wraps a LoadedModel; blocking calls, made from worker threads, never the event loop."""
 
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
-        self.lock = threading.Lock()
         self.cache_keyword = cache_keyword(loaded.model)
 
     @property
@@ -68,45 +61,56 @@ class Engine:
         return self.loaded.task
 
     def encode_prompt(self, prompt: str) -> torch.Tensor:
+        """The prompt's ids, BOS first when the tokenizer has one: (1, length), on the CPU
+        (the forward passes move it; a copy to a GPU here could wait on running kernels)."""
         tokenizer = self.loaded.tokenizer
         ids: list[int] = tokenizer(prompt)["input_ids"]
         if tokenizer.bos_token_id is not None and (not ids or ids[0] != tokenizer.bos_token_id):
             ids = [tokenizer.bos_token_id, *ids]
-        return torch.tensor([ids], dtype=torch.long, device=self.loaded.device)
+        return torch.tensor([ids], dtype=torch.long)
+
+    def prefill(self, prompt_ids: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """Run a prompt alone: its last position's float32 logits and its KV cache."""
+        ids = prompt_ids.to(self.loaded.device)
+        with torch.inference_mode():
+            out = self.loaded.model(input_ids=ids, use_cache=True)
+        return out.logits[0, -1].float(), getattr(out, self.cache_keyword)
 
     def generate(self, prompt_ids: torch.Tensor, params: SamplingParams) -> Iterator[int]:
-        """Yield new token ids one by one; stops at max_tokens or an end-of-sequence token."""
+        """One request alone: yield new token ids one by one; stops at max_tokens or an
+        end-of-sequence token."""
         model = self.loaded.model
         generator = None
         if params.seed is not None:
             generator = torch.Generator(device=self.loaded.device).manual_seed(params.seed)
-        stop = set() if params.ignore_eos else _eos_ids(model, self.loaded.tokenizer)
-        inputs, cache = prompt_ids, dict[str, Any]()  # no cache on the first step
+        stop = set() if params.ignore_eos else eos_ids(model, self.loaded.tokenizer)
+        inputs, cache = prompt_ids.to(self.loaded.device), dict[str, Any]()  # no cache yet
         for _ in range(params.max_tokens):
-            with self.lock, torch.inference_mode():
+            with torch.inference_mode():
                 out = model(input_ids=inputs, use_cache=True, **cache)
                 logits = out.logits[0, -1].float()
                 if not bool(torch.isfinite(logits).all()):
                     raise NonFiniteOutputError("the model produced non-finite logits")
-                token = _pick(logits, params, generator)
+                token = pick_token(logits, params, generator)
             cache = {self.cache_keyword: getattr(out, self.cache_keyword)}
             yield token
             if token in stop:
                 return
             inputs = torch.tensor([[token]], dtype=torch.long, device=self.loaded.device)
 
-    def embed(self, texts: list[str]) -> Embeddings:
+    def embed_counted(self, texts: list[str]) -> tuple[list[list[float]], list[int]]:
+        """One padded forward pass: a vector per text and each text's token count."""
         tokenizer, spec = self.loaded.tokenizer, self.loaded.pooling
-        assert spec is not None, "embed() on a model loaded without a pooling spec"
+        assert spec is not None, "embed_counted() on a model loaded without a pooling spec"
         batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
         batch = {k: v.to(self.loaded.device) for k, v in batch.items()}
-        with self.lock, torch.inference_mode():
+        with torch.inference_mode():
             hidden = self.loaded.model(**batch).last_hidden_state
             vectors = pooling.pool(hidden, batch["attention_mask"], spec)
             if not bool(torch.isfinite(vectors).all()):
                 raise NonFiniteOutputError("the model produced non-finite embeddings")
-        tokens = int(batch["attention_mask"].sum())
-        return Embeddings(vectors=vectors.cpu().tolist(), prompt_tokens=tokens)
+        counts: list[int] = batch["attention_mask"].sum(dim=1).tolist()
+        return vectors.cpu().tolist(), counts
 
 
 def cache_keyword(model: Any) -> str:
@@ -115,7 +119,8 @@ def cache_keyword(model: Any) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
-def _pick(logits: torch.Tensor, params: SamplingParams, generator: Any) -> int:
+def pick_token(logits: torch.Tensor, params: SamplingParams, generator: Any) -> int:
+    """The next token from one position's float32 logits: argmax, or a (top-p) sample."""
     if params.greedy:
         return int(torch.argmax(logits))
     probs = torch.softmax(logits / params.temperature, dim=-1)
@@ -126,7 +131,7 @@ def _pick(logits: torch.Tensor, params: SamplingParams, generator: Any) -> int:
     return int(torch.multinomial(probs, num_samples=1, generator=generator))
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+def eos_ids(model: Any, tokenizer: Any) -> set[int]:
     ids: set[int] = set()
     config = getattr(model, "generation_config", None) or model.config
     value = getattr(config, "eos_token_id", None)

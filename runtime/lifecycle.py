@@ -159,6 +159,9 @@ async def _drain(ctx: RuntimeContext, loader: threading.Thread) -> Outcome:
 async def _shutdown(ctx: RuntimeContext, runner: web.AppRunner, app: web.Application) -> None:
     await runner.cleanup()
     app[OPENAI].pool.shutdown(wait=True)
+    scheduler, ctx.scheduler = ctx.scheduler, None
+    if scheduler is not None:
+        await asyncio.to_thread(scheduler.stop)
     engine, ctx.engine = ctx.engine, None
     if engine is not None:
         engine.loaded.release()  # frees CUDA memory (empty_cache) before the process ends

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from modeldeploy.hub import listing, safetensors_header
-from modeldeploy.runtime import pooling, tasks, tensorfile
+from modeldeploy.runtime import packing, pooling, tasks, tensorfile
 from modeldeploy.runtime.errors import LoadCancelledError, LoadError
 from modeldeploy.runtime.faults import is_device_fault
 from modeldeploy.runtime.state import Reason
@@ -287,6 +287,7 @@ def load_model(
             "building model" if device.type == "cpu" else f"building model, copying to {device}"
         )
         model = _build(cls, config=config, dtype=dtype, state_dict=state_dict, device=device)
+        del state_dict  # the model holds the tensors now; packing frees them as it goes
     else:
         loaded = sum(p.stat().st_size for p in checkpoint.pickles)
         read_done = started
@@ -295,6 +296,9 @@ def load_model(
         on_progress(loaded, loaded)
     if cancel.is_set():
         raise LoadCancelledError()
+    if packing.can_pack(device, dtype):
+        on_step("packing weights for the CPU")
+        packing.pack(model)
     spec = pooling.read_spec(directory) if checkpoint.task == "embeddings" else None
     return LoadedModel(
         model=model,

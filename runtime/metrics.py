@@ -4,11 +4,18 @@ One registry per runtime (not the global default) so two apps in one test proces
 share counters. State, progress and phase durations follow the state machine through a
 subscriber; request counts and latency come from a middleware that skips probe, status and
 metrics paths (kubelet polling every few seconds would otherwise drown the real traffic).
+Serving figures come from the scheduler, which calls `step` and `token` on its thread
+(prometheus_client's metrics are thread-safe): batch size per forward pass, time to first
+token (from the request's arrival), inter-token latency, tokens generated; queue length and
+running batch are read at scrape time, and tokens/s is the mean over the last
+`RATE_WINDOW_SECONDS` whole seconds.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -27,6 +34,10 @@ from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.state import Snapshot, State
 
 PHASE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+FIRST_TOKEN_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+TOKEN_GAP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+RATE_WINDOW_SECONDS = 10
 UNMETERED_PREFIXES = ("/metrics", "/status")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,6 +86,37 @@ class RuntimeMetrics:
         self.tokens = Counter(
             "modeldeploy_generated_tokens", "Completion tokens generated", registry=registry
         )
+        self.token_rate = Gauge(
+            "modeldeploy_generated_tokens_per_second",
+            f"Completion tokens per second over the last {RATE_WINDOW_SECONDS} s",
+            registry=registry,
+        )
+        self.first_token = Histogram(
+            "modeldeploy_time_to_first_token_seconds",
+            "From a request's arrival to its first generated token",
+            buckets=FIRST_TOKEN_BUCKETS,
+            registry=registry,
+        )
+        self.token_gap = Histogram(
+            "modeldeploy_inter_token_latency_seconds",
+            "Between two tokens of one request",
+            buckets=TOKEN_GAP_BUCKETS,
+            registry=registry,
+        )
+        self.batch_rows = Histogram(
+            "modeldeploy_batch_size",
+            "Requests in each forward pass of the scheduler (decode step or embedding pass)",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.running = Gauge(
+            "modeldeploy_requests_running", "Requests in the running batch", registry=registry
+        )
+        self.queued = Gauge(
+            "modeldeploy_queue_length",
+            "Requests waiting for a slot in the batch (--max-queue bounds them)",
+            registry=registry,
+        )
         self.device_memory = Gauge(
             "modeldeploy_device_memory_used_bytes",
             "Memory in use on the device: CUDA allocated bytes, or model bytes on CPU",
@@ -90,8 +132,34 @@ class RuntimeMetrics:
             registry=registry,
         )
         self._last_phase: State | None = None
+        self._seconds: deque[list[int]] = deque(maxlen=RATE_WINDOW_SECONDS + 2)  # [second, n]
+        self._seconds_lock = threading.Lock()
         self.on_change(ctx.machine.snapshot())
         ctx.machine.subscribe(self.on_change)
+        ctx.serving_observer = self
+        if ctx.scheduler is not None:  # loaded before this app was built (in-process tests)
+            ctx.scheduler.observer = self
+
+    # -- the scheduler's observer (its thread) ----------------------------------------------
+    def step(self, rows: int) -> None:
+        self.batch_rows.observe(rows)
+
+    def token(self, *, first: bool, seconds: float) -> None:
+        self.tokens.inc()
+        (self.first_token if first else self.token_gap).observe(seconds)
+        second = int(time.monotonic())
+        with self._seconds_lock:
+            if self._seconds and self._seconds[-1][0] == second:
+                self._seconds[-1][1] += 1
+            else:
+                self._seconds.append([second, 1])
+
+    def _token_rate(self) -> float:
+        now = int(time.monotonic())
+        since = now - RATE_WINDOW_SECONDS
+        with self._seconds_lock:
+            counted = sum(n for second, n in self._seconds if since <= second < now)
+        return counted / RATE_WINDOW_SECONDS
 
     def on_change(self, snap: Snapshot) -> None:
         for state in State:
@@ -119,6 +187,10 @@ class RuntimeMetrics:
         if info.warmup is not None:
             self.warmup_latency.set(info.warmup.latency_seconds)
             self.warmup_rate.set(info.warmup.tokens_per_second)
+        self.token_rate.set(self._token_rate())
+        scheduler = self.ctx.scheduler
+        self.running.set(scheduler.running if scheduler is not None else 0)
+        self.queued.set(scheduler.waiting if scheduler is not None else 0)
         engine = self.ctx.engine
         if engine is not None and engine.loaded.model is not None:
             device = engine.loaded.device

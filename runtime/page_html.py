@@ -8,9 +8,18 @@ the warm-up result, the error with its reason and the transition history. Every 
 with `textContent`, never parsed as HTML. Element ids are what the browser test reads: `state`
 (with `data-state`), `bar`, `eta`, `repo`, `commit`, `error-reason`, `error-message`,
 `history`, `phases`, `warmup`, `connection`.
+
+The page spells no state, reason or timings key itself: `runtime/page.py` puts the runtime's
+vocabulary (`modeldeploy.runtime_report`) as JSON in place of `VOCABULARY_SLOT` once, when it is
+imported, and the script reads every such name from it (`S.READY`, `V.phases`, ...), so a name
+renamed there is renamed here. Colours follow `data-tone` (ok, bad, busy), which the script
+derives from the state, so the CSS needs no state names either.
 """
 
-PAGE = r"""<!doctype html>
+VOCABULARY_SLOT = "/*@vocabulary@*/null"
+"""Where the vocabulary's JSON goes: the script's `const V = ...;`."""
+
+TEMPLATE = r"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -28,11 +37,11 @@ PAGE = r"""<!doctype html>
   .muted { color: var(--muted); }
   #state { display: inline-block; padding: .1rem .7rem; border-radius: 1rem; font-weight: 600;
            background: var(--busy); color: #fff; }
-  #state[data-state="Ready"] { background: var(--ok); }
-  #state[data-state="Failed"], #state[data-state="Draining"] { background: var(--bad); }
+  #state[data-tone="ok"] { background: var(--ok); }
+  #state[data-tone="bad"] { background: var(--bad); }
   progress { width: 100%; height: 1.3rem; margin: .5rem 0 .2rem; }
-  body[data-state="Failed"] progress { accent-color: var(--bad); }
-  body[data-state="Ready"] progress { accent-color: var(--ok); }
+  body[data-tone="bad"] progress { accent-color: var(--bad); }
+  body[data-tone="ok"] progress { accent-color: var(--ok); }
   #eta { font-size: 1.1rem; font-weight: 600; margin-top: .3rem; }
   #error { border: 2px solid var(--bad); border-radius: .4rem; padding: .6rem .8rem; }
   #error-message { white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -57,7 +66,7 @@ PAGE = r"""<!doctype html>
   <div id="connection" class="muted">connecting to status/stream…</div>
 </section>
 <section id="error" hidden>
-  <h2>Failed: <code id="error-reason"></code></h2>
+  <h2><span id="error-state"></span>: <code id="error-reason"></code></h2>
   <div id="error-message"></div>
 </section>
 <section>
@@ -76,8 +85,9 @@ PAGE = r"""<!doctype html>
 </section>
 <script>
 "use strict";
-const PHASES = [["Fetching", "fetchSeconds"], ["Verifying", "verifySeconds"],
-                ["Loading", "loadSeconds"], ["WarmingUp", "warmupSeconds"]];
+const V = /*@vocabulary@*/null;
+const S = V.states;
+const PHASES = V.phases;
 const $ = (id) => document.getElementById(id);
 let last = null;
 let etaSeconds = null;
@@ -116,15 +126,19 @@ function detailText(d) {
 function showEta() {
   if (!last) return;
   let text;
-  if (last.state === "Ready") text = "Ready: serving";
-  else if (last.state === "Failed") text = "will not become ready (see the error below)";
-  else if (last.state === "Draining") text = "shutting down";
+  if (last.state === S.READY) text = S.READY + ": serving";
+  else if (last.state === S.FAILED) text = "will not become ready (see the error below)";
+  else if (last.state === S.DRAINING) text = "shutting down";
   else if (etaSeconds === null) text = "ready in: estimating…";
   else {
     const left = Math.max(0, etaSeconds - (performance.now() - etaSince) / 1000);
     text = "ready in about " + Math.ceil(left) + " s";
   }
   $("eta").textContent = text;
+}
+function tone(state) {
+  if (state === S.READY) return "ok";
+  return state === S.FAILED || state === S.DRAINING ? "bad" : "busy";
 }
 function render(doc) {
   last = doc;
@@ -138,6 +152,7 @@ function render(doc) {
   $("state").textContent = doc.state;
   $("state").dataset.state = doc.state;
   document.body.dataset.state = doc.state;
+  $("state").dataset.tone = document.body.dataset.tone = tone(doc.state);
   $("bar").value = doc.progress;
   $("percent").textContent = Math.floor(doc.progress * 100) + " %";
   const detail = doc.progressDetail || {};
@@ -157,8 +172,8 @@ function render(doc) {
                           + " (" + guess.basis + ")") : "";
     row(phases, [state, seconds(took), left], state === doc.state ? "current" : "");
   }
-  if (doc.timings && doc.timings.startupSeconds !== null) {
-    row(phases, ["start to Ready", seconds(doc.timings.startupSeconds), ""]);
+  if (doc.timings && doc.timings[V.startupSeconds] !== null) {
+    row(phases, ["start to " + S.READY, seconds(doc.timings[V.startupSeconds]), ""]);
   }
   const w = doc.warmup;
   if (w) {
@@ -166,11 +181,12 @@ function render(doc) {
       + seconds(w.latencySeconds) + " (" + w.tokensPerSecond + " tokens/s), prompt "
       + JSON.stringify(w.prompt);
   } else if (doc.error) {
-    $("warmup").textContent = doc.error.reason === "WarmupFailed"
+    $("warmup").textContent = doc.error.reason === V.reasons.WARMUP_FAILED
       ? "failed (see the error)" : "not run: the start failed before it";
   }
   $("error").hidden = !doc.error;
   if (doc.error) {
+    $("error-state").textContent = S.FAILED;
     $("error-reason").textContent = doc.error.reason;
     $("error-message").textContent = doc.error.message;
   }
@@ -187,8 +203,8 @@ source.addEventListener("status", (event) => {
   $("connection").textContent = "live: status/stream";
 });
 source.onerror = () => {
-  $("connection").textContent = last && last.state === "Failed"
-    ? "the runtime has stopped (Failed); this is its last report"
+  $("connection").textContent = last && last.state === S.FAILED
+    ? "the runtime has stopped (" + S.FAILED + "); this is its last report"
     : "connection lost; retrying…";
 };
 </script>

@@ -137,18 +137,28 @@ def _load(ctx: RuntimeContext) -> None:
     }
     if loaded.pooling is not None:
         info.extra["pooling"] = loaded.pooling.to_json()
+    from modeldeploy.runtime.batching.scheduler import Scheduler
     from modeldeploy.runtime.engine import Engine
 
-    ctx.engine = Engine(loaded)
+    engine = Engine(loaded)
+    config = ctx.config
+    scheduler = Scheduler(
+        engine,
+        max_batch=config.max_batch,
+        niceness=config.worker_niceness,
+        observer=ctx.serving_observer,
+    )
+    scheduler.start()
+    ctx.engine, ctx.scheduler = engine, scheduler
 
 
 def _warm_up(ctx: RuntimeContext) -> None:
     from modeldeploy.runtime import warmup
 
-    assert ctx.engine is not None
+    assert ctx.scheduler is not None
     started = time.perf_counter()
     result = warmup.run(
-        ctx.engine, prompt=ctx.config.warmup_prompt, max_tokens=ctx.config.warmup_max_tokens
+        ctx.scheduler, prompt=ctx.config.warmup_prompt, max_tokens=ctx.config.warmup_max_tokens
     )
     ctx.info.warmup = result
     ctx.machine.set_progress(1.0, warmupSeconds=time.perf_counter() - started)

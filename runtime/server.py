@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from modeldeploy.runtime import health, page, status, usage, waiting
+from modeldeploy.runtime import auth, health, page, status, usage, waiting
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.metrics import RuntimeMetrics
 from modeldeploy.runtime.openai import OpenAIRoutes
@@ -27,7 +27,12 @@ def build_app(ctx: RuntimeContext) -> web.Application:
     metrics = RuntimeMetrics(ctx)
     queue = waiting.ReadyQueue(ctx)
     app = web.Application(
-        middlewares=[metrics.middleware(), usage.middleware(ctx.usage), queue.middleware()],
+        middlewares=[
+            metrics.middleware(),
+            auth.middleware(ctx.config.api_key_file),
+            usage.middleware(ctx.usage),
+            queue.middleware(),
+        ],
         client_max_size=16 * 2**20,
     )
     app[CONTEXT] = ctx

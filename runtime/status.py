@@ -28,6 +28,9 @@ the states and reasons are defined once in `modeldeploy.runtime_report` (`Status
       "inFlight": 0,                      # requests being served
       "queue": {"waiting", "maxQueue",    # /v1 requests waiting for Ready (waiting.py)
                 "queueWhileLoadingSeconds"},
+      "serving": {"running", "waitingForSlot",   # the scheduler (batching/scheduler.py):
+                  "maxBatch", "requestTimeoutSeconds",  # requests in the batch and queued;
+                  "batching"},            # "shared" passes, "turns", or null until known
       "usage": {"requests": 0,            # /v1 requests completed with a 2xx since start
                 "lastRequestAt": ISO|null},  #   and when the last one did (see usage.py)
       "history": [{"state", "at" (ISO 8601 UTC), "reason", "message"}]
@@ -42,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -94,6 +98,7 @@ def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> StatusDocumen
             "maxQueue": ctx.config.max_queue,
             "queueWhileLoadingSeconds": ctx.config.queue_while_loading,
         },
+        "serving": serving(ctx),
         "usage": ctx.usage.to_json(),
         "history": [t.to_json() for t in snap.history],
     }
@@ -174,3 +179,15 @@ async def close_streams(app: web.Application) -> None:
     streams: set[asyncio.Queue[Snapshot | None]] = app[STREAMS]
     for queue in list(streams):
         queue.put_nowait(None)
+
+
+def serving(ctx: RuntimeContext) -> dict[str, Any]:
+    scheduler = ctx.scheduler
+    batched = scheduler.batched if scheduler is not None else None
+    return {
+        "running": scheduler.running if scheduler is not None else 0,
+        "waitingForSlot": scheduler.waiting if scheduler is not None else 0,
+        "maxBatch": ctx.config.max_batch,
+        "requestTimeoutSeconds": ctx.config.request_timeout,
+        "batching": None if batched is None else ("shared" if batched else "turns"),
+    }

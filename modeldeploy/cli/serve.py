@@ -13,9 +13,13 @@ from typing import Any
 from modeldeploy.cli import options
 from modeldeploy.cli.errors import CommandError
 
-# Requests that may wait for Ready at once (`--max-queue`): enough for a burst of clients
-# retrying together, few enough that none waits behind a crowd it cannot see.
+# Requests that may wait at once (`--max-queue`), for Ready or for a batch slot: enough for a
+# burst of clients retrying together, few enough that none waits behind a crowd it cannot see.
 DEFAULT_MAX_QUEUE = 64
+# Requests decoded together (or embedded in one forward pass) at most (`--max-batch`).
+DEFAULT_MAX_BATCH = 16
+# A request's whole time, queue included, before it is answered 504 (`--request-timeout`).
+DEFAULT_REQUEST_TIMEOUT = 600.0
 
 DESCRIPTION = """\
 Serve one model directory. The HTTP server answers at once; the model is then verified,
@@ -114,8 +118,32 @@ def register(subparsers: Any) -> None:
         type=_at_least_one,
         default=DEFAULT_MAX_QUEUE,
         metavar="N",
-        help="at most N requests wait at once; one more is answered 429 with Retry-After "
-        f"(default {DEFAULT_MAX_QUEUE})",
+        help="at most N requests wait at once, for Ready or for a batch slot; one more is "
+        f"answered 429 with Retry-After (default {DEFAULT_MAX_QUEUE})",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=_at_least_one,
+        default=DEFAULT_MAX_BATCH,
+        metavar="N",
+        help="at most N requests are decoded together, or embedded in one forward pass "
+        f"(default {DEFAULT_MAX_BATCH})",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        metavar="SECONDS",
+        help="a request's whole time, from arrival (queue included) to its last token; past "
+        f"it, 504 (default {DEFAULT_REQUEST_TIMEOUT:.0f}; 0: no limit)",
+    )
+    parser.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="PATH",
+        help="every /v1 request then needs 'Authorization: Bearer <key>', the key being this "
+        "file's content (surrounding whitespace stripped; re-read when the file changes); "
+        "probes, /status and /metrics stay open",
     )
     parser.set_defaults(run=run)
 
@@ -143,11 +171,17 @@ def _at_least_one(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    from modeldeploy.runtime import auth
     from modeldeploy.runtime.config import RuntimeConfig
     from modeldeploy.runtime.lifecycle import serve
 
     if args.warmup_max_tokens < 1:
         raise CommandError(f"--warmup-max-tokens must be at least 1, got {args.warmup_max_tokens}")
+    if args.api_key_file is not None:
+        try:
+            auth.KeyFile(args.api_key_file)  # refuse to start without a usable key
+        except auth.KeyFileError as exc:
+            raise CommandError(f"--api-key-file: {exc}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = RuntimeConfig(
         model_dir=args.model_dir,
@@ -174,6 +208,9 @@ def run(args: argparse.Namespace) -> int:
         worker_niceness=args.worker_niceness,
         queue_while_loading=args.queue_while_loading,
         max_queue=args.max_queue,
+        max_batch=args.max_batch,
+        request_timeout=args.request_timeout,
+        api_key_file=args.api_key_file,
     )
     outcome = serve(config)
     if outcome.error is not None:

@@ -77,7 +77,7 @@ class SecretKeyRef(ApiModel):
 
     name: DnsSubdomain = Field(description="Name of the Secret.")
     key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
-        default="token", description="Key in the Secret whose value is the Hugging Face token."
+        default="token", description="Key in the Secret whose value is used (default token)."
     )
 
 
@@ -278,6 +278,34 @@ class RuntimeSpec(ApiModel):
         le=3600,
         description="Seconds a request that arrives before the runtime is Ready may wait for "
         "it (through the <name>-wait Service) instead of getting 503 at once; 0: no waiting.",
+    )
+    max_queue: int | None = Field(
+        default=None,
+        ge=1,
+        le=100000,
+        description="Requests that may wait at once, for Ready or for a batch slot; one more "
+        "is answered 429 with Retry-After. Default: the runtime's (64).",
+    )
+    max_batch: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Requests decoded together (or embedded in one forward pass) at most. "
+        "Default: the runtime's (16).",
+    )
+    request_timeout: int | None = Field(
+        default=None,
+        ge=0,
+        le=86400,
+        description="Seconds a request may take from arrival (queue included) to its last "
+        "token; past it, 504. 0: no limit. Default: the runtime's (600).",
+    )
+    api_key_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret holding the API key clients must send as 'Authorization: Bearer "
+        "<key>' on every /v1 request (401 otherwise); probes, /status and /metrics stay open. "
+        "Mounted as a file (never in arguments or environment); an updated Secret applies "
+        "without a restart.",
     )
 
 

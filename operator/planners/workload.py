@@ -6,6 +6,10 @@ Two ways to get the weights into a replica:
 * per pod (no cache): an emptyDir at /model and `--repo/--revision/--endpoint`; the runtime
   fetches and verifies itself before loading (its /status says Fetching, Verifying).
 
+With spec.runtime.apiKeySecretRef, the key's Secret is mounted read-only as a file and the
+runtime gets its path (`--api-key-file`), never the key: arguments and environment are
+readable by anyone who may read the pod.
+
 Rollouts: maxUnavailable 0, so old replicas keep serving until new ones pass /readyz.
 """
 
@@ -14,10 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modeldeploy.operator.api.spec import ModelDeploymentSpec, VerifyMode
+from modeldeploy.operator.api.spec import ModelDeploymentSpec, SecretKeyRef, VerifyMode
 from modeldeploy.operator.planners import cache, fetchjob, naming, placement, probes
 
 MODEL_MOUNT = "/model"
+API_KEY_VOLUME = "api-key"
+API_KEY_MOUNT = "/var/run/modeldeploy/api-key"
+API_KEY_FILE = f"{API_KEY_MOUNT}/api-key"
+"""spec.runtime.apiKeySecretRef reaches the runtime as this file of a Secret volume (the whole
+volume, not a subPath: kubelet then swaps in an updated Secret and the runtime re-reads it)."""
 TERMINATION_LOG = "/dev/termination-log"
 DRAIN_GRACE_SECONDS = 60
 UNROUTE_SECONDS = 5
@@ -68,6 +77,14 @@ def serve_args(
         args += ["--verify", "full"]
     if runtime.queue_while_loading:
         args += ["--queue-while-loading", str(runtime.queue_while_loading)]
+    if runtime.max_queue is not None:
+        args += ["--max-queue", str(runtime.max_queue)]
+    if runtime.max_batch is not None:
+        args += ["--max-batch", str(runtime.max_batch)]
+    if runtime.request_timeout is not None:
+        args += ["--request-timeout", str(runtime.request_timeout)]
+    if runtime.api_key_secret_ref is not None:
+        args += ["--api-key-file", API_KEY_FILE]
     if spec.cache is None:
         args += ["--repo", spec.model.repo, "--revision", revision]
         if endpoint:
@@ -132,6 +149,18 @@ def _volumes(
     return volumes, [mount, tmp_mount]
 
 
+def api_key_volume(ref: SecretKeyRef) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Secret volume holding the API key as the file `api-key`, and its read-only mount."""
+    secret = {
+        "secretName": ref.name,
+        "items": [{"key": ref.key, "path": "api-key"}],
+        "defaultMode": 0o440,
+    }
+    volume = {"name": API_KEY_VOLUME, "secret": secret}
+    mount = {"name": API_KEY_VOLUME, "mountPath": API_KEY_MOUNT, "readOnly": True}
+    return volume, mount
+
+
 def runtime_container(
     spec: ModelDeploymentSpec, inputs: WorkloadInputs, mounts: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -179,6 +208,9 @@ def deployment(spec: ModelDeploymentSpec, inputs: WorkloadInputs) -> dict[str, A
         naming.ANNOTATION_REPO: spec.model.repo,
     }
     volumes, mounts = _volumes(spec, names, commit=inputs.commit)
+    if spec.runtime.api_key_secret_ref is not None:
+        volume, mount = api_key_volume(spec.runtime.api_key_secret_ref)
+        volumes, mounts = [*volumes, volume], [*mounts, mount]
     pod_spec: dict[str, Any] = {
         "containers": [runtime_container(spec, inputs, mounts)],
         "volumes": volumes,

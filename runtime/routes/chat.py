@@ -5,8 +5,8 @@ tokenizer config, through the tokenizer's `apply_chat_template`, with the genera
 appended) and the text is encoded without adding special tokens, as transformers does for a
 template: the template writes the BOS token itself when the model wants one. A model without
 a template gets 400, never a guessed format. From there on the request is a completion:
-the same sampling, stop strings, max_tokens and incremental detokenizer (`openai.finish`,
-`openai.Stepper`), answered in the chat shapes:
+the same sampling, stop strings, max_tokens, incremental detokenizer and scheduler
+(`OpenAIRoutes.generation`), answered in the chat shapes:
 
 - whole: `{"object": "chat.completion", "choices": [{"message": {"role": "assistant",
   "content"}, "finish_reason"}], "usage"}`;
@@ -17,8 +17,9 @@ the same sampling, stop strings, max_tokens and incremental detokenizer (`openai
 
 Without `max_tokens`/`max_completion_tokens` a reply may run to the end of the context (at
 most `bodies.MAX_TOKENS_LIMIT` tokens), as OpenAI's chat does. Everything before the work
-(503 before Ready, the wait for Ready, 400 for a bad body, 404 for an unknown model, the
-in-flight count that drain waits on) is `OpenAIRoutes.serve`, shared with the other routes.
+(503 before Ready, the wait for Ready, 400 for a bad body, 404 for an unknown model, 429 past
+the queue bound, the deadline and the hang-up, the in-flight count that drain waits on) is
+`OpenAIRoutes.serve` and `admission`, shared with the other routes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from modeldeploy.runtime import bodies, openai
+from modeldeploy.runtime.admission import Ticket
 
 if TYPE_CHECKING:
     import torch
@@ -47,37 +49,47 @@ class ChatRoute:
         app.router.add_post(PATH, self.chat)
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        async def work(engine: Engine, parsed: bodies.ChatRequest) -> web.StreamResponse:
-            ids, max_tokens = await self.routes.call(lambda: _prompt(engine, parsed))
-            answer = _Answer(self.routes.ctx.info.name, int(ids.shape[1]))
+        routes = self.routes
+
+        async def work(
+            engine: Engine, parsed: bodies.ChatRequest, ticket: Ticket
+        ) -> web.StreamResponse:
+            size = sum(len(str(m.get("content", ""))) for m in parsed.messages)
+            ids, max_tokens = await routes.tokenize(lambda: _prompt(engine, parsed), size)
+            answer = _Answer(routes.ctx.info.name, int(ids.shape[1]))
             params = openai.sampling(parsed, max_tokens)
+            generation = routes.generation(ticket, engine, ids, params, parsed.stop)
             if parsed.stream:
-                step = openai.Stepper(engine, ids, params, parsed.stop)
-                return await self._stream(request, step, answer, parsed.include_usage)
-            decoder = await self.routes.call(
-                lambda: openai.finish(engine, ids, params, parsed.stop)
-            )
-            self.routes.metrics.tokens.inc(len(decoder.tokens))
+                return await self._stream(ticket, generation, parsed, answer)
+            decoder = await routes.finish(generation)
             return web.json_response(
                 answer.whole(decoder.text, decoder.finish_reason, len(decoder.tokens))
             )
 
-        return await self.routes.serve(request, "text-generation", bodies.chat, work)
+        return await routes.serve(request, "text-generation", bodies.chat, work)
 
     async def _stream(
-        self, request: web.Request, step: openai.Stepper, answer: _Answer, include_usage: bool
+        self,
+        ticket: Ticket,
+        generation: openai.Generation,
+        parsed: bodies.ChatRequest,
+        answer: _Answer,
     ) -> web.StreamResponse:
-        response = await openai.open_stream(request)
-        usage: dict[str, Any] = {"usage": None} if include_usage else {}
-        await openai.sse(response, answer.chunk({"role": "assistant", "content": ""}, None, usage))
-        try:
-            async for delta in self.routes.deltas(step):
-                await openai.sse(response, answer.chunk({"content": delta}, None, usage))
-        except openai.ServingError as exc:  # headers are sent: report the failure in-band
-            return await openai.fail_stream(response, exc)
-        decoder = step.decoder
+        usage: dict[str, Any] = {"usage": None} if parsed.include_usage else {}
+        async with generation as (job, updates):
+            response = await openai.open_stream(ticket.request)
+            role = {"role": "assistant", "content": ""}
+            await openai.sse(response, answer.chunk(role, None, usage))
+            try:
+                async for update in updates:
+                    if update.text:
+                        delta = {"content": update.text}
+                        await openai.sse(response, answer.chunk(delta, None, usage))
+            except openai.ServingError as exc:  # headers are sent: report it in-band
+                return await openai.fail_stream(response, exc)
+        decoder = job.decoder
         await openai.sse(response, answer.chunk({}, decoder.finish_reason, usage))
-        if include_usage:
+        if parsed.include_usage:
             last = {**answer.envelope("chat.completion.chunk"), "choices": []}
             await openai.sse(response, {**last, "usage": answer.usage(len(decoder.tokens))})
         return await openai.end_stream(response)
@@ -128,7 +140,7 @@ def _prompt(engine: Engine, parsed: bodies.ChatRequest) -> tuple[torch.Tensor, i
     )["input_ids"]
     if not ids:
         raise bodies.BadRequestError("the chat template rendered the messages as nothing")
-    tensor = torch.tensor([ids], dtype=torch.long, device=engine.loaded.device)
+    tensor = torch.tensor([ids], dtype=torch.long)  # on the CPU, as Engine.encode_prompt
     max_tokens = parsed.max_tokens
     if max_tokens is None:  # up to the end of the context
         limit = openai.context_limit(engine)

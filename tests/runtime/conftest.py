@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime import servers
+from tests.runtime import inprocess, servers
 from tests.support import tinymodels
+
+
+@pytest.fixture(autouse=True)
+def _stop_in_process_schedulers() -> Iterator[None]:
+    yield
+    inprocess.stop_schedulers()
 
 
 @pytest.fixture(scope="session")

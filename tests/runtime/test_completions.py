@@ -102,6 +102,18 @@ def test_bad_requests_get_400_with_a_message(lm_server: servers.Serve) -> None:
     assert broken.status == 400 and "not valid JSON" in broken.json()["error"]["message"]
 
 
+def test_an_unserved_parameter_gets_400_naming_it_and_its_default_is_served(
+    lm_server: servers.Serve,
+) -> None:
+    reply = lm_server.post("/v1/completions", {"prompt": "x", "echo": True})
+    assert reply.status == 400, reply.body
+    error = reply.json()["error"]
+    assert error["param"] == "echo" and error["type"] == "invalid_request_error"
+    assert "'echo' is not supported" in error["message"]
+    defaults = {"echo": False, "best_of": 1, "logprobs": None, "user": "u-1"}
+    assert complete(lm_server, max_tokens=1, **defaults)["usage"]["completion_tokens"] == 1
+
+
 def test_unknown_model_and_wrong_task_are_refused(lm_server: servers.Serve) -> None:
     reply = lm_server.post("/v1/completions", {"prompt": "x", "model": "other"})
     assert reply.status == 404 and reply.json()["error"]["code"] == "model_not_found"

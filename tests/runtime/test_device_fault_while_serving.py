@@ -3,38 +3,21 @@ liveness and readiness go 503 so Kubernetes restarts the pod; an ordinary error 
 
 There is no GPU here, so the CUDA error comes from a test double standing in for a broken
 device (`CudaFaultDouble`); everything else — the real model, engine and HTTP app — is real.
+A fault in the middle of a batch fails every request in it (they shared the forward pass).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from modeldeploy.runtime import pipeline
-from modeldeploy.runtime.config import RuntimeConfig
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.server import build_app
-from modeldeploy.runtime.state import State
-
-
-class CudaFaultDouble:
-    """Test double for a GPU that died: every forward pass raises what torch raises then."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(self.message)
-
-
-def ready_context(model_dir: Path) -> RuntimeContext:
-    ctx = RuntimeContext(RuntimeConfig(model_dir=model_dir, device="cpu", warmup_max_tokens=1))
-    pipeline.run(ctx)
-    assert ctx.machine.state is State.READY, ctx.machine.snapshot().error
-    return ctx
+from tests.runtime.inprocess import CudaFaultDouble, SlowDeviceDouble, ready_context
 
 
 async def exercise(ctx: RuntimeContext, message: str) -> dict[str, Any]:
@@ -69,3 +52,41 @@ def test_ordinary_error_keeps_the_runtime_ready(tiny_lm: Path) -> None:
     assert status == 500 and body["error"]["type"] == "internal_error"
     assert seen["livez"] == 200 and seen["readyz"] == 200
     assert seen["status"]["state"] == "Ready"
+
+
+async def fault_mid_batch(ctx: RuntimeContext, streams: int) -> dict[str, Any]:
+    """`streams` streamed completions run together; the device dies while they decode."""
+    assert ctx.engine is not None and ctx.scheduler is not None
+    model = ctx.engine.loaded.model
+    model.forward = SlowDeviceDouble(model.forward, 0.01)  # 200 steps outlast the test
+    async with TestClient(TestServer(build_app(ctx))) as client:
+        body = {"prompt": "hi", "max_tokens": 200, "ignore_eos": True, "stream": True}
+        replies = await asyncio.gather(
+            *(client.post("/v1/completions", json=body) for _ in range(streams))
+        )
+        for reply in replies:  # every stream has its first token: all are in the batch
+            assert reply.status == 200
+            assert (await reply.content.readline()).startswith(b"data: ")
+        batched = ctx.scheduler.running
+        model.forward = CudaFaultDouble("CUDA error: unspecified launch failure")
+        endings = [(await reply.text()).strip().splitlines()[-1] for reply in replies]
+        after = await client.post("/v1/completions", json={"prompt": "hi", "max_tokens": 2})
+        return {
+            "batched": batched,
+            "endings": endings,
+            "after": after.status,
+            "status": await (await client.get("/status")).json(),
+        }
+
+
+def test_a_device_fault_mid_batch_fails_every_request_in_it(tiny_lm: Path) -> None:
+    ctx = ready_context(tiny_lm)
+    seen = asyncio.run(fault_mid_batch(ctx, streams=4))
+    assert seen["batched"] == 4
+    for ending in seen["endings"]:  # each stream's last event is the error, in-band
+        error = json.loads(ending.removeprefix("data: "))["error"]
+        assert error["type"] == "device_fault", ending
+        assert "unspecified launch failure" in error["message"]
+    assert seen["after"] == 503
+    assert seen["status"]["state"] == "Failed"
+    assert seen["status"]["error"]["reason"] == "DeviceFault"

@@ -1,5 +1,6 @@
-"""Tokenizing runs on the engine thread, not the event loop: while a huge prompt is being
-encoded (about a second of tokenizer work), liveness still answers in milliseconds."""
+"""Tokenizing a long prompt runs on the tokenizer thread, not the event loop: while a huge
+prompt is being encoded (about a second of tokenizer work), liveness still answers in
+milliseconds."""
 
 from __future__ import annotations
 

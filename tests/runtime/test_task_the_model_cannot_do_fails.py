@@ -66,7 +66,7 @@ def test_embeddings_from_an_encoder_still_work(tiny_encoder: Path, task: TaskCho
     ctx = run_in_process(tiny_encoder, task)
     assert ctx.machine.state is State.READY, ctx.machine.snapshot().error
     assert isinstance(ctx.engine, Engine) and ctx.engine.task == "embeddings"
-    assert len(ctx.engine.embed(["hello"]).vectors[0]) == 32
+    assert len(ctx.engine.embed_counted(["hello"])[0][0]) == 32
 
 
 def test_causal_lm_that_ships_an_embedding_layout_serves_embeddings(
@@ -81,7 +81,7 @@ def test_causal_lm_that_ships_an_embedding_layout_serves_embeddings(
     assert ctx.machine.state is State.READY, ctx.machine.snapshot().error
     assert ctx.engine is not None and ctx.engine.loaded.pooling is not None
     assert ctx.engine.loaded.pooling.mode == "lasttoken"
-    assert len(ctx.engine.embed(["hello", "hello world"]).vectors) == 2
+    assert len(ctx.engine.embed_counted(["hello", "hello world"])[0]) == 2
 
 
 def test_text_generation_from_a_causal_lm_still_works(tiny_lm: Path) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 from pathlib import Path
 
 import torch
 
-from modeldeploy.runtime import loader
 from modeldeploy.runtime.engine import Engine, SamplingParams
 from tests.runtime import servers
+from tests.runtime.inprocess import load_on_cpu
 from tests.support import tinymodels
 
 PROMPT = "hello world"
@@ -41,14 +40,11 @@ def mappings_of(path: Path, pid: int | str = "self") -> list[str]:
     return [line for line in maps.splitlines() if line.endswith(str(path))]
 
 
-def load_on_cpu(directory: Path) -> loader.LoadedModel:
-    cpu = torch.device("cpu")
-    checkpoint = loader.inspect(
-        directory, device=cpu, dtype_choice="auto", task_choice="auto", allow_pickle=False
-    )
-    return loader.load_model(
-        checkpoint, device=cpu, on_progress=lambda _d, _t: None, cancel=threading.Event()
-    )
+def held(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every tensor the model holds, by name, as plain dense copies (weights packed for the
+    CPU are buffers in oneDNN's layout: see runtime/packing.py)."""
+    named = [*model.named_parameters(), *model.named_buffers()]
+    return {name: (t.to_dense() if t.is_mkldnn else t).clone() for name, t in named}
 
 
 def greedy(engine: Engine) -> list[int]:
@@ -63,7 +59,7 @@ def test_overwriting_the_file_changes_nothing_loaded(tiny_lm: Path, tmp_path: Pa
     weights = directory / "model.safetensors"
     engine = Engine(load_on_cpu(directory))
     assert mappings_of(weights) == []
-    before = {name: t.clone() for name, t in engine.loaded.model.state_dict().items()}
+    before = held(engine.loaded.model)
     generated = greedy(engine)
 
     with safe_open(str(weights), framework="pt", device="cpu") as handle:
@@ -74,7 +70,7 @@ def test_overwriting_the_file_changes_nothing_loaded(tiny_lm: Path, tmp_path: Pa
     assert mapped.isnan().all(), "the write did not reach memory that maps the file"
     del mapped
 
-    after = engine.loaded.model.state_dict()
+    after = held(engine.loaded.model)
     changed = [name for name, t in before.items() if not torch.equal(after[name], t)]
     assert changed == []
     assert greedy(engine) == generated
