@@ -29,6 +29,7 @@ the two best logits are within that rounding of each other (the tests check exac
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -50,6 +51,8 @@ from modeldeploy.runtime.faults import is_device_fault
 
 if TYPE_CHECKING:
     from modeldeploy.runtime.engine import Engine
+
+log = logging.getLogger(__name__)
 
 GATHER_SECONDS = 0.002  # how long a lone embedding request waits for company
 PREFILL_TOKENS = 2048  # padded prompt tokens in one prefill pass (bounds its activations)
@@ -125,12 +128,22 @@ class Scheduler:
         priority.lower_current_thread(self._niceness)
         with torch.inference_mode():
             while (new := self._take()) is not None:
-                if self.engine.task == "embeddings":
-                    self._embed([job for job in new if isinstance(job, EmbeddingJob)])
-                    continue
-                self._start([job for job in new if isinstance(job, GenerationJob)])
-                if self.running:
-                    self._step()
+                try:
+                    self._turn(new)
+                except Exception as exc:  # a bug here must not leave requests hanging
+                    log.exception("the scheduler failed; failing every request it held")
+                    for job in new:  # taken, maybe not yet in the batch
+                        _deliver_error(job, exc)
+                    with self._cond:
+                        self._fail_everything(exc)
+
+    def _turn(self, new: list[Job]) -> None:
+        if self.engine.task == "embeddings":
+            self._embed([job for job in new if isinstance(job, EmbeddingJob)])
+            return
+        self._start([job for job in new if isinstance(job, GenerationJob)])
+        if self.running:
+            self._step()
 
     def _take(self) -> list[Job] | None:
         """New jobs to start (maybe none while a batch runs); None once stopped."""
@@ -169,10 +182,10 @@ class Scheduler:
             self._failed([job], exc)
             return
         self._observe_pass(1)
+        if self._batch is None:  # the first prefill shows the cache's kind
+            self._batch = PaddedBatch(self.engine) if can_pad(cache) else TurnBatch(self.engine)
         if self._emit(job, token):
             return
-        if self._batch is None:
-            self._batch = PaddedBatch(self.engine) if can_pad(cache) else TurnBatch(self.engine)
         if isinstance(self._batch, PaddedBatch):
             device = self.engine.loaded.device
             mask = torch.ones(1, job.prompt_length, dtype=torch.long, device=device)

@@ -4,8 +4,10 @@ The chart installed with the images built from our Dockerfile, a hub mirror on t
 serving a generated model, `kubectl apply` → the fetch Job downloads and verifies into the cache
 volume → the runtime pod loads the weights → kubelet's own readiness probe keeps the pod out of
 the Service until warm-up is done → the status says Ready with timings → a completion through
-the Service's ClusterIP (kube-proxy). Then the faults: deleting a pod drains it on SIGTERM; a
-corrupted cache file fails the next runtime with the file named, in the conditions and Events.
+the Service's ClusterIP (kube-proxy), with the API key the deployment names in a Secret
+(`spec.runtime.apiKeySecretRef`: refused without it; the key in no pod spec, status or Event).
+Then the faults: deleting a pod drains it on SIGTERM; a corrupted cache file fails the next
+runtime with the file named, in the conditions and Events.
 
 The tests of this module run in order and share one deployment (`deployed`): each is a stage
 of one story, and starting the story again for each stage would cost minutes.
@@ -17,6 +19,8 @@ import dataclasses
 import json
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +38,7 @@ REPO = "e2e/tiny-chat"
 NAME = "tiny-chat"
 NAMESPACE = "models"
 READY_TIMEOUT = 900  # a cold node imports nothing here, but torch's first import is slow
+API_KEY = "sk-node-test-4b1d9e7f0a"  # in the Secret below; must show up nowhere else
 
 
 @dataclasses.dataclass
@@ -55,11 +60,19 @@ def deployed(node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) ->
         manifest = modelflow.model_deployment(
             NAME, NAMESPACE, repo=REPO, storage_class=node_cluster.storage_class or ""
         )
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": f"{NAME}-api-key", "namespace": NAMESPACE},
+            "stringData": {"token": API_KEY},
+        }
+        manifest["spec"]["runtime"]["apiKeySecretRef"] = {"name": f"{NAME}-api-key"}
+        node_cluster.kubectl("apply", "-f", "-", stdin=json.dumps(secret))
         node_cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
         watcher = modelflow.Watcher(node_cluster, NAMESPACE, NAME, lines.append)
         try:
             ready = watcher.until("Ready", modelflow.is_ready, timeout=READY_TIMEOUT)
-            modelflow.routed(watcher.api, NAMESPACE, NAME)
+            modelflow.routed(watcher.api, NAMESPACE, NAME, api_key=API_KEY)
             yield Deployed(node_cluster, watcher, ready, hosted.commit, lines)
         finally:
             print("\n".join(lines))
@@ -112,9 +125,42 @@ def test_status_says_ready_with_timings(deployed: Deployed) -> None:
 
 def test_completion_is_served_through_the_service(deployed: Deployed) -> None:
     ip = modelflow.service_ip(deployed.watcher.api, NAMESPACE, NAME)
-    answer = modelflow.complete(f"http://{ip}:{modelflow.RUNTIME_PORT}", "The model says")
+    base = f"http://{ip}:{modelflow.RUNTIME_PORT}"
+    answer = modelflow.complete(base, "The model says", api_key=API_KEY)
     assert answer["choices"][0]["text"]
     assert answer["usage"]["completion_tokens"] > 0
+
+
+def test_without_the_api_key_the_service_answers_401(deployed: Deployed) -> None:
+    ip = modelflow.service_ip(deployed.watcher.api, NAMESPACE, NAME)
+    base = f"http://{ip}:{modelflow.RUNTIME_PORT}"
+    for key in (None, "sk-wrong"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            modelflow.complete(base, "The model says", api_key=key)
+        assert refused.value.code == 401
+        body = json.loads(refused.value.read())
+        assert body["error"]["code"] == "invalid_api_key"
+    status = urllib.request.urlopen(f"{base}/status", timeout=30).read().decode()
+    assert API_KEY not in status  # /status stays open, and never shows the key
+
+
+def test_the_key_is_in_no_pod_spec_status_or_event(deployed: Deployed) -> None:
+    kinds = ("pods,deployments,modeldeployments", "events")
+    seen = [
+        deployed.cluster.kubectl("get", kind, "-n", NAMESPACE, "-o", "json").stdout
+        for kind in kinds
+    ]
+    for text in seen:
+        assert API_KEY not in text
+    objects = json.loads(seen[0])["items"]
+    args = [
+        container.get("args", [])
+        for item in objects
+        if item["kind"] == "Pod"
+        for container in item["spec"]["containers"]
+    ]
+    # The runtime gets a path to the mounted Secret, never the key itself.
+    assert any("--api-key-file" in a for a in args), args
 
 
 def test_deleting_a_pod_drains_it_on_sigterm(deployed: Deployed) -> None:

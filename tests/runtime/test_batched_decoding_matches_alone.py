@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from modeldeploy.runtime import status
 from modeldeploy.runtime.batching.jobs import GenerationJob
 from modeldeploy.runtime.batching.padded import PaddedBatch
 from modeldeploy.runtime.batching.scheduler import Scheduler, Waiter
@@ -22,6 +23,7 @@ from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.detokenize import Detokenizer
 from modeldeploy.runtime.engine import Engine, SamplingParams
 from tests.runtime.inprocess import SlowDeviceDouble, ready_context
+from tests.support import tinymodels
 
 PROMPTS = (
     "hello",
@@ -32,6 +34,18 @@ PROMPTS = (
     "numbers 1 2 3 4 5 6 7 8 9 10 11 12",
 )
 NEAR_TIE = 1e-3  # logits closer than this may swap under batched arithmetic
+SHAPE_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "max_position_embeddings",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+)
 
 
 class StepLog:
@@ -211,3 +225,45 @@ def test_a_prompt_done_at_its_first_token_leaves_its_group(scheduler: Scheduler)
     assert [len(j.decoder.tokens) for j in jobs] == [12, 1, 12]
     for j, prompt, params in zip(jobs, PROMPTS[:3], budgets, strict=True):
         assert j.decoder.tokens == alone(engine, prompt, params)
+
+
+def test_a_cache_that_cannot_be_padded_takes_turns(tiny_lm: Path, tmp_path: Path) -> None:
+    """Sliding-window layers keep only the window: such caches are not padded together, the
+    requests take turns, and each gets exactly what it gets alone."""
+    from transformers import AutoConfig, MistralConfig, MistralForCausalLM
+
+    directory = tinymodels.copy_model(tiny_lm, tmp_path / "sliding")
+    llama = AutoConfig.from_pretrained(directory).to_dict()
+    shape = {k: llama[k] for k in SHAPE_KEYS}
+    torch.manual_seed(0)
+    MistralForCausalLM(MistralConfig(**shape, sliding_window=8)).save_pretrained(directory)
+    tinymodels.write_manifest_for(directory)
+    ctx = ready_context(directory)
+    assert ctx.scheduler is not None and ctx.engine is not None
+    assert ctx.scheduler.batched is False  # known since the warm-up's prefill
+    assert status.serving(ctx)["batching"] == "turns"
+    log = StepLog()
+    ctx.scheduler.observer = log
+    together = run_together(ctx.scheduler, PROMPTS[:3], greedy(16))
+    for prompt, tokens in zip(PROMPTS[:3], together, strict=True):
+        assert tokens == alone(ctx.engine, prompt, greedy(16))  # turns are exact
+    assert 3 in log.rows
+
+
+def test_a_scheduler_bug_fails_its_requests_and_serving_goes_on(scheduler: Scheduler) -> None:
+    engine = scheduler.engine
+    real = scheduler._pick_all
+
+    def broken(*args: object, **kwargs: object) -> tuple[list[int], list[int]]:
+        raise IndexError("a bug in token picking")  # stands in for any unforeseen error
+
+    assert run_together(scheduler, ("warm",), greedy(1))  # one token: no step, no picking
+    scheduler._pick_all = broken  # type: ignore[method-assign]
+    waiters = [Waiter() for _ in range(3)]
+    for waiter in waiters:
+        scheduler.submit(job(engine, "hello there", greedy(8), waiter))
+    for waiter in waiters:
+        with pytest.raises(IndexError, match="a bug in token picking"):
+            waiter.wait(timeout=30)
+    scheduler._pick_all = real  # type: ignore[method-assign]
+    assert len(run_together(scheduler, ("hello there",), greedy(8))[0]) == 8

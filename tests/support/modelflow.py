@@ -403,7 +403,9 @@ def service_ip(api: Api, namespace: str, name: str) -> str:
     return str(service["spec"]["clusterIP"])
 
 
-def routed(api: Api, namespace: str, name: str, *, within: float = 30) -> str:
+def routed(
+    api: Api, namespace: str, name: str, *, within: float = 30, api_key: str | None = None
+) -> str:
     """The Service's base URL once it routes (a completion answers): kube-proxy programs its
     rules a moment after the pod turned Ready, and until then refuses the connection (seen on
     this 2-core node: up to a few seconds under load). The operator cannot see kube-proxy."""
@@ -411,7 +413,7 @@ def routed(api: Api, namespace: str, name: str, *, within: float = 30) -> str:
     deadline = time.monotonic() + within
     while True:
         try:
-            complete(base_url, "Hi", 1)
+            complete(base_url, "Hi", 1, api_key=api_key)
             return base_url
         except OSError:
             if time.monotonic() > deadline:
@@ -419,12 +421,16 @@ def routed(api: Api, namespace: str, name: str, *, within: float = 30) -> str:
             time.sleep(0.5)
 
 
-def complete(base_url: str, prompt: str, max_tokens: int = 8) -> dict[str, Any]:
-    """POST /v1/completions; returns the OpenAI-style answer (raises on a non-200)."""
+def complete(
+    base_url: str, prompt: str, max_tokens: int = 8, *, api_key: str | None = None
+) -> dict[str, Any]:
+    """POST /v1/completions (with `Authorization: Bearer api_key` when given); returns the
+    OpenAI-style answer (raises on a non-200: urllib's HTTPError carries the status)."""
     body = json.dumps({"prompt": prompt, "max_tokens": max_tokens, "temperature": 0}).encode()
-    request = urllib.request.Request(
-        f"{base_url}/v1/completions", data=body, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key}"
+    request = urllib.request.Request(f"{base_url}/v1/completions", data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=60) as response:
         answer: dict[str, Any] = json.loads(response.read())
         return answer
