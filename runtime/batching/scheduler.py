@@ -14,8 +14,9 @@ One thread owns the model: every forward pass runs here, none on the event loop.
    max_tokens) and delivered; finished and cancelled rows leave the batch in the same step,
    freeing their slot for the next job.
 
-Embedding jobs are gathered for up to `GATHER_SECONDS` and run as one padded forward pass
-(at most `max_batch` requests per pass).
+Embedding jobs are gathered for up to `GATHER_SECONDS` and run together (at most `max_batch`
+requests), in padded forward passes of at most `EMBED_PASS_TEXTS` texts, so no request's size
+decides how much memory one pass takes.
 
 Failures: an error in a forward pass fails every request in it (they shared it); a device
 fault anywhere fails everything running and waiting, since the device is gone (the HTTP side
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 GATHER_SECONDS = 0.002  # how long a lone embedding request waits for company
 PREFILL_TOKENS = 2048  # padded prompt tokens in one prefill pass (bounds its activations)
+EMBED_PASS_TEXTS = 64  # texts in one embedding pass: one request of 2,048 inputs runs in 32
 
 
 class Observer(Protocol):
@@ -270,8 +272,13 @@ class Scheduler:
         if not jobs:
             return
         texts = [text for job in jobs for text in job.texts]
+        vectors: list[list[float]] = []
+        counts: list[int] = []
         try:
-            vectors, counts = self.engine.embed_counted(texts)
+            for start in range(0, len(texts), EMBED_PASS_TEXTS):  # bounded activations
+                more, counted = self.engine.embed_counted(texts[start : start + EMBED_PASS_TEXTS])
+                vectors += more
+                counts += counted
         except Exception as exc:
             self._failed(jobs, exc)
             return

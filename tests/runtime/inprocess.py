@@ -73,3 +73,16 @@ class SlowDeviceDouble:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         time.sleep(self.seconds)
         return self.forward(*args, **kwargs)
+
+
+class PassLog:
+    """The scheduler's observer, recording how many requests each forward pass served."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+
+    def step(self, rows: int) -> None:
+        self.rows.append(rows)
+
+    def token(self, *, first: bool, seconds: float) -> None:
+        pass

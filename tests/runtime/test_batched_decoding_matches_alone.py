@@ -22,7 +22,7 @@ from modeldeploy.runtime.batching.scheduler import Scheduler, Waiter
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.detokenize import Detokenizer
 from modeldeploy.runtime.engine import Engine, SamplingParams
-from tests.runtime.inprocess import SlowDeviceDouble, ready_context
+from tests.runtime.inprocess import PassLog, SlowDeviceDouble, ready_context
 from tests.support import tinymodels
 
 PROMPTS = (
@@ -48,19 +48,6 @@ SHAPE_KEYS = (
 )
 
 
-class StepLog:
-    """Observer that records each forward pass's row count."""
-
-    def __init__(self) -> None:
-        self.rows: list[int] = []
-
-    def step(self, rows: int) -> None:
-        self.rows.append(rows)
-
-    def token(self, *, first: bool, seconds: float) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def ctx(tiny_lm: Path) -> RuntimeContext:
     return ready_context(tiny_lm)
@@ -69,7 +56,7 @@ def ctx(tiny_lm: Path) -> RuntimeContext:
 @pytest.fixture
 def scheduler(ctx: RuntimeContext) -> Iterator[Scheduler]:
     assert ctx.engine is not None
-    scheduler = Scheduler(ctx.engine, max_batch=8, observer=StepLog())
+    scheduler = Scheduler(ctx.engine, max_batch=8, observer=PassLog())
     scheduler.start()
     yield scheduler
     scheduler.stop()
@@ -242,7 +229,7 @@ def test_a_cache_that_cannot_be_padded_takes_turns(tiny_lm: Path, tmp_path: Path
     assert ctx.scheduler is not None and ctx.engine is not None
     assert ctx.scheduler.batched is False  # known since the warm-up's prefill
     assert status.serving(ctx)["batching"] == "turns"
-    log = StepLog()
+    log = PassLog()
     ctx.scheduler.observer = log
     together = run_together(ctx.scheduler, PROMPTS[:3], greedy(16))
     for prompt, tokens in zip(PROMPTS[:3], together, strict=True):
