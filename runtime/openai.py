@@ -33,7 +33,6 @@ from modeldeploy.runtime.apierrors import ServingError, error
 from modeldeploy.runtime.batching.jobs import GenerationJob, Update
 from modeldeploy.runtime.context import RuntimeContext
 from modeldeploy.runtime.faults import is_device_fault
-from modeldeploy.runtime.metrics import RuntimeMetrics
 from modeldeploy.runtime.state import Reason
 
 if TYPE_CHECKING:
@@ -53,9 +52,8 @@ Generation = contextlib.AbstractAsyncContextManager["tuple[GenerationJob, AsyncI
 
 
 class OpenAIRoutes:
-    def __init__(self, ctx: RuntimeContext, metrics: RuntimeMetrics) -> None:
+    def __init__(self, ctx: RuntimeContext) -> None:
         self.ctx = ctx
-        self.metrics = metrics
         self.admission = Admission(ctx, self._fault)
         self.pool = ThreadPoolExecutor(  # the tokenizer's thread
             max_workers=1,

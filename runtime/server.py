@@ -42,7 +42,7 @@ def build_app(ctx: RuntimeContext) -> web.Application:
     page.attach(app)
     queue.attach(app)
     metrics.attach(app)
-    routes = OpenAIRoutes(ctx, metrics)
+    routes = OpenAIRoutes(ctx)  # serving metrics come from the scheduler (ctx)
     routes.attach(app)
     chat.ChatRoute(routes).attach(app)
     app[OPENAI] = routes
