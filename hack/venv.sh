@@ -9,6 +9,9 @@
 # is removed once the environment is complete (torch's wheels: gigabytes nothing reads again).
 #   hack/venv.sh          ensure the venv, install this checkout (editable), print its path
 #   hack/venv.sh --path   only print the path it would use
+#   hack/venv.sh --vllm [--path]   the same for the vLLM engine's own environment
+#                         (requirements/vllm.txt; no checkout in it: `serve --engine vllm` starts
+#                         its interpreter as a child process)
 # Environment: PYTHON (default python3.11), MODELDEPLOY_CACHE (default ~/.cache/modeldeploy),
 # MODELDEPLOY_REQUIREMENTS (default requirements/dev.txt; `make test-upstream` passes another).
 set -euo pipefail
@@ -18,13 +21,20 @@ command -v "$python" >/dev/null || python=python3
 cache=${MODELDEPLOY_CACHE:-$HOME/.cache/modeldeploy}
 requirements=${MODELDEPLOY_REQUIREMENTS:-$root/requirements/dev.txt}
 build_requirements=$root/requirements/build.txt
+kind=venv
+if [[ ${1:-} == --vllm ]]; then
+  shift
+  kind=vllm-venv
+  requirements=$root/requirements/vllm.txt
+  build_requirements=/dev/null
+fi
 log() { echo "venv: $*" >&2; }
 for f in "$requirements" "$build_requirements"; do
-  [[ -f "$f" ]] || { log "error: $f is missing (make lock writes it)"; exit 1; }
+  [[ -e "$f" ]] || { log "error: $f is missing (make lock writes it)"; exit 1; }
 done
 key=$({ "$python" -c 'import sys; print(sys.version)'; cat "$build_requirements" "$requirements"; } \
   | sha256sum | cut -c1-16)
-venv="$cache/venv/$key"
+venv="$cache/$kind/$key"
 if [[ ${1:-} == --path ]]; then echo "$venv"; exit 0; fi
 
 if [[ ! -f "$venv/.complete" ]]; then
@@ -43,10 +53,11 @@ if [[ ! -f "$venv/.complete" ]]; then
   touch "$venv/.complete"
   rm -rf "$cache/downloads"
   # Older environments of this checkout's cache are what a lock change left behind: gigabytes each.
-  for old in "$cache"/venv/*; do
+  for old in "$cache/$kind"/*; do
     [[ "$old" == "$venv" || ! -d "$old" ]] || { log "removing the outdated $old"; rm -rf "$old"; }
   done
 fi
+[[ $kind == venv ]] || { echo "$venv"; exit 0; }
 # Point the editable install at this checkout (fast: no dependency resolution, no download).
 if ! out=$(PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q --no-deps \
   --no-build-isolation -e "$root" 2>&1); then

@@ -73,6 +73,11 @@ class Reason(StrEnum):
     DEVICE_FAULT = "DeviceFault"
     FETCH_FAILED = "FetchFailed"
     LISTEN_FAILED = "ListenFailed"
+    # The vLLM engine (`--engine vllm`), a child process: see runtime/engines/vllm/events.py.
+    ENGINE_EXITED = "EngineExited"
+    ENGINE_OUT_OF_MEMORY = "EngineOutOfMemory"
+    UNSUPPORTED_ARCHITECTURE = "UnsupportedArchitecture"
+    INVALID_ENGINE_ARGS = "InvalidEngineArgs"
 
 
 SECONDS_IN: Final[dict[State, str]] = {
@@ -145,6 +150,10 @@ class StatusDocument(TypedDict):
     queue: dict[str, Any]
     serving: dict[str, Any]
     """The scheduler: `running`, `waitingForSlot`, `maxBatch`, `requestTimeoutSeconds`,
-    `batching` ("shared" forward passes, "turns", or null before the first generation)."""
+    `batching` ("shared" forward passes, "turns", or null before the first generation;
+    "vllm" when the vLLM engine batches in its own process)."""
+    engine: dict[str, Any]
+    """`name` (builtin or vllm); for vllm once started also `pid`, `args` (as it was started
+    with them), `platform`, `maxNumSeqs`, `exitCode` (null while it runs)."""
     usage: UsageDocument
     history: list[dict[str, Any]]

@@ -27,8 +27,8 @@ from modeldeploy.operator.api.types import duration_seconds
 from modeldeploy.operator.planners import (
     candidate_failures,
     conditions,
+    engine,
     fallback,
-    memory,
     naming,
     placement,
 )
@@ -107,7 +107,9 @@ async def choose(
         fits, fit_message = None, ""
         if spec.gpu.count > 0 and outcome.commit is not None:
             weight = await hub.weight_bytes(key, candidate, outcome.commit)
-            estimate = memory.estimated_gpu_memory(weight) if weight is not None else None
+            estimate = None
+            if weight is not None:
+                estimate = engine.estimated_gpu_memory(candidate, weight)
             fit = placement.preflight(
                 view.nodes(), placement.need_of(candidate, estimated_bytes=estimate)
             )

@@ -15,9 +15,13 @@ from typing import Any
 
 FIELD_MANAGER = "modeldeploy"
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/modeldeploy/modeldeploy:0.1.0"
+DEFAULT_VLLM_IMAGE = "ghcr.io/modeldeploy/modeldeploy:0.1.0-vllm"
+DEFAULT_VLLM_CPU_IMAGE = "ghcr.io/modeldeploy/modeldeploy:0.1.0-vllm-cpu"
 DEFAULT_HUB_ENDPOINT = "https://huggingface.co"
 
 ENV_RUNTIME_IMAGE = "MODELDEPLOY_RUNTIME_IMAGE"
+ENV_VLLM_IMAGE = "MODELDEPLOY_VLLM_IMAGE"
+ENV_VLLM_CPU_IMAGE = "MODELDEPLOY_VLLM_CPU_IMAGE"
 ENV_DEFAULT_ENDPOINT = "MODELDEPLOY_DEFAULT_ENDPOINT"
 ENV_CACHE_STORAGE_CLASS = "MODELDEPLOY_CACHE_STORAGE_CLASS"
 ENV_NAMESPACES = "MODELDEPLOY_NAMESPACES"
@@ -38,6 +42,11 @@ class Settings:
     """Everything the operator is configured with (defaults for ModelDeployments included)."""
 
     runtime_image: str = DEFAULT_RUNTIME_IMAGE
+    """Image of the builtin engine's pods, and of every fetch and clean-up Job."""
+    vllm_image: str = DEFAULT_VLLM_IMAGE
+    """Image of `engine: vllm` pods with GPUs (vLLM built for CUDA)."""
+    vllm_cpu_image: str = DEFAULT_VLLM_CPU_IMAGE
+    """Image of `engine: vllm` pods without GPUs (gpu.count 0: vLLM's CPU build)."""
     default_endpoint: str | None = None
     cache_storage_class: str | None = None
     namespaces: tuple[str, ...] = ()
@@ -86,6 +95,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     return Settings(
         runtime_image=env.get(ENV_RUNTIME_IMAGE) or DEFAULT_RUNTIME_IMAGE,
+        vllm_image=env.get(ENV_VLLM_IMAGE) or DEFAULT_VLLM_IMAGE,
+        vllm_cpu_image=env.get(ENV_VLLM_CPU_IMAGE) or DEFAULT_VLLM_CPU_IMAGE,
         default_endpoint=env.get(ENV_DEFAULT_ENDPOINT) or None,
         cache_storage_class=env.get(ENV_CACHE_STORAGE_CLASS) or None,
         namespaces=_split(env.get(ENV_NAMESPACES, "")),

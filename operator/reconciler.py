@@ -26,7 +26,7 @@ from modeldeploy.operator.config import Settings
 from modeldeploy.operator.planners import (
     candidate_failures,
     conditions,
-    memory,
+    engine,
     naming,
     observed,
     placement,
@@ -155,7 +155,9 @@ class Reconciler:
             key, spec, earlier, slot=choice.target if choice is not None else 0
         )
         weight_bytes = await self.hub.weight_bytes(key, spec, resolve.commit)
-        estimate = memory.estimated_gpu_memory(weight_bytes) if weight_bytes is not None else None
+        estimate = (
+            engine.estimated_gpu_memory(spec, weight_bytes) if weight_bytes is not None else None
+        )
         fit = None
         if spec.gpu.count > 0:
             fit = placement.preflight(

@@ -24,15 +24,17 @@ import math
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aiohttp import web
 
 from modeldeploy.runtime import waiting
 from modeldeploy.runtime.apierrors import ServingError, error
 from modeldeploy.runtime.batching.jobs import EmbeddingJob, EmbeddingResult, GenerationJob, Update
-from modeldeploy.runtime.batching.scheduler import Scheduler, StoppedError
 from modeldeploy.runtime.context import RuntimeContext
+
+if TYPE_CHECKING:  # torch-free at import: the vLLM bridge admits requests with it too
+    from modeldeploy.runtime.batching.scheduler import Scheduler
 
 HANG_UP_CHECK_SECONDS = 0.25
 CLIENT_CLOSED = 499  # nginx's "client closed request": what the request metrics record
@@ -70,15 +72,22 @@ class Ticket:
 
 
 class Admission:
-    def __init__(self, ctx: RuntimeContext, fault: Callable[[BaseException], web.Response]) -> None:
+    def __init__(
+        self,
+        ctx: RuntimeContext,
+        fault: Callable[[BaseException], web.Response],
+        *,
+        running: int | None = None,
+    ) -> None:
         self.ctx = ctx
         self.fault = fault  # how a failure of the model or device is answered
+        self.running = running or ctx.config.max_batch  # requests served at once at most
         self.held = 0  # admitted requests not yet answered
         self.mean_seconds: float | None = None  # moving average of a request's duration
 
     @property
     def limit(self) -> int:
-        return self.ctx.config.max_batch + self.ctx.config.max_queue
+        return self.running + self.ctx.config.max_queue
 
     def enter(self, request: web.Request) -> Ticket:
         """Admit a request or raise ServingError(429)."""
@@ -97,13 +106,13 @@ class Admission:
         self.mean_seconds = seconds if mean is None else mean + step
 
     def _busy(self) -> web.Response:
-        config = self.ctx.config
-        ahead = max(1, self.held - config.max_batch + 1)
-        retry = 1 if self.mean_seconds is None else self.mean_seconds * ahead / config.max_batch
+        config, running = self.ctx.config, self.running
+        ahead = max(1, self.held - running + 1)
+        retry = 1 if self.mean_seconds is None else self.mean_seconds * ahead / running
         retry_after = max(1, math.ceil(retry))
         return error(
             429,
-            f"the server is at capacity: {config.max_batch} requests run and "
+            f"the server is at capacity: {running} requests run and "
             f"{config.max_queue} wait (--max-batch, --max-queue); retry in {retry_after} s",
             "rate_limit_exceeded",
             headers={"Retry-After": str(retry_after)},
@@ -148,6 +157,8 @@ class Admission:
         return result
 
     def _submit(self, job: GenerationJob | EmbeddingJob) -> None:
+        from modeldeploy.runtime.batching.scheduler import StoppedError
+
         scheduler = self._scheduler()
         try:
             scheduler.submit(job)
@@ -175,13 +186,13 @@ class Admission:
                 left = ticket.deadline - time.monotonic()
                 if left <= 0:
                     job.cancelled = True
-                    raise ServingError(self._timed_out())
+                    raise ServingError(self.timed_out())
                 wait = min(wait, left)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     return await channel.get()
 
-    def _timed_out(self) -> web.Response:
+    def timed_out(self) -> web.Response:
         seconds = self.ctx.config.request_timeout
         return error(
             504,
@@ -191,6 +202,8 @@ class Admission:
         )
 
     def _answer(self, exc: BaseException) -> web.Response:
+        from modeldeploy.runtime.batching.scheduler import StoppedError
+
         if isinstance(exc, StoppedError):
             return waiting.not_ready(self.ctx)
         return self.fault(exc)

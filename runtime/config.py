@@ -10,6 +10,7 @@ DeviceChoice = Literal["auto", "cpu", "cuda"]
 DtypeChoice = Literal["auto", "float32", "float16", "bfloat16"]
 TaskChoice = Literal["auto", "text-generation", "embeddings"]
 VerifyMode = Literal["quick", "full"]
+EngineChoice = Literal["builtin", "vllm"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class RuntimeConfig:
     max_batch: int = 16  # requests decoded together / embedded in one pass (`--max-batch`)
     request_timeout: float = 600.0  # seconds from arrival to last token, else 504; 0: none
     api_key_file: Path | None = None  # /v1 needs this file's key (`--api-key-file`; see auth)
+    engine: EngineChoice = "builtin"  # `--engine`: in this process, or vLLM as a child process
+    engine_args: tuple[str, ...] = ()  # `--engine-arg=ARG` as given (checked when loading)
+    max_batch_given: bool = False  # `--max-batch` was passed (vLLM: it sets --max-num-seqs)
 
     @property
     def model_name(self) -> str:

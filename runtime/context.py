@@ -24,7 +24,8 @@ from modeldeploy.runtime.usage import Usage
 if TYPE_CHECKING:
     from modeldeploy.runtime.batching.scheduler import Observer, Scheduler
     from modeldeploy.runtime.engine import Engine
-    from modeldeploy.runtime.warmup import WarmupResult
+    from modeldeploy.runtime.engines.vllm.steps import EngineHandle
+    from modeldeploy.runtime.warmup_result import WarmupResult
 
 
 @dataclass
@@ -65,6 +66,7 @@ class RuntimeContext:
         self.engine: Engine | None = None
         self.scheduler: Scheduler | None = None  # steps every request (and the warm-up)
         self.serving_observer: Observer | None = None  # the metrics, set before loading
+        self.vllm: EngineHandle | None = None  # `--engine vllm`: the engine's child process
         self.usage = Usage()
         self.eta = Eta(self.machine, config)
         self.waiting = 0

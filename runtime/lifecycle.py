@@ -51,9 +51,10 @@ def serve(config: RuntimeConfig) -> Outcome:
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     ctx = RuntimeContext(config)
     ctx.machine.subscribe(_state_logger())
-    log.info("importing torch and transformers before the port opens")
-    seconds = preload.libraries(config.model_dir)
-    log.info("imported in %.1fs", seconds)
+    if config.engine == "builtin":  # vLLM runs in its own process: nothing to import here
+        log.info("importing torch and transformers before the port opens")
+        seconds = preload.libraries(config.model_dir)
+        log.info("imported in %.1fs", seconds)
     return asyncio.run(_serve(ctx))
 
 
@@ -158,7 +159,11 @@ async def _drain(ctx: RuntimeContext, loader: threading.Thread) -> Outcome:
 
 async def _shutdown(ctx: RuntimeContext, runner: web.AppRunner, app: web.Application) -> None:
     await runner.cleanup()
-    app[OPENAI].pool.shutdown(wait=True)
+    if OPENAI in app:
+        app[OPENAI].pool.shutdown(wait=True)
+    handle, ctx.vllm = ctx.vllm, None
+    if handle is not None:  # after the drain: stop the engine's whole process group
+        await asyncio.to_thread(handle.close)
     scheduler, ctx.scheduler = ctx.scheduler, None
     if scheduler is not None:
         await asyncio.to_thread(scheduler.stop)

@@ -189,8 +189,12 @@ class RuntimeMetrics:
             self.warmup_rate.set(info.warmup.tokens_per_second)
         self.token_rate.set(self._token_rate())
         scheduler = self.ctx.scheduler
-        self.running.set(scheduler.running if scheduler is not None else 0)
-        self.queued.set(scheduler.waiting if scheduler is not None else 0)
+        if self.ctx.vllm is not None:  # relayed to the engine, not yet answered (it queues too)
+            self.running.set(self.ctx.in_flight)
+            self.queued.set(0)
+        else:
+            self.running.set(scheduler.running if scheduler is not None else 0)
+            self.queued.set(scheduler.waiting if scheduler is not None else 0)
         engine = self.ctx.engine
         if engine is not None and engine.loaded.model is not None:
             device = engine.loaded.device
@@ -219,10 +223,18 @@ class RuntimeMetrics:
 
         return meter
 
-    def attach(self, app: web.Application) -> None:
+    def attach(
+        self, app: web.Application, *, engine: Callable[[], Awaitable[bytes]] | None = None
+    ) -> None:
+        """Serve /metrics; `engine` gives an engine process's own exposition to add."""
+
         async def metrics(_request: web.Request) -> web.Response:
             self.refresh()
             body = generate_latest(self.registry)
+            if engine is not None:
+                from modeldeploy.runtime.engines.vllm import exposition
+
+                body = exposition.merge(body, await engine())
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         app.router.add_get("/metrics", metrics)

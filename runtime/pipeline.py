@@ -1,5 +1,8 @@
 """The road to Ready, run on a worker thread: (fetch) → verify → memory check → load → warm-up.
 
+With `--engine vllm`, Loading starts the vLLM engine on the verified directory and WarmingUp
+sends it a real request (`engines/vllm/steps.py`); the states and their meaning are the same.
+
 Each step moves the state machine first and then does the work, so `/status` always names
 the step in progress. A step that fails raises `LoadError` (typed reason, message naming the
 file) and the machine goes to Failed; SIGTERM sets `ctx.cancel`, which the fetcher and the
@@ -64,10 +67,18 @@ def _run_steps(ctx: RuntimeContext) -> None:
         _advance(ctx, State.VERIFYING, "LocalFiles" if why is None else "Fetched")
     _verify(ctx)
     _advance(ctx, State.LOADING, "Verified" if ctx.info.verified else "Unverified")
-    _load(ctx)
-    if ctx.config.warmup:
-        _advance(ctx, State.WARMING_UP, "WeightsLoaded")
-        _warm_up(ctx)
+    if ctx.config.engine == "vllm":
+        from modeldeploy.runtime.engines.vllm import steps
+
+        steps.load(ctx)
+        if ctx.config.warmup:
+            _advance(ctx, State.WARMING_UP, "EngineStarted")
+            steps.warm_up(ctx)
+    else:
+        _load(ctx)
+        if ctx.config.warmup:
+            _advance(ctx, State.WARMING_UP, "WeightsLoaded")
+            _warm_up(ctx)
     _advance(ctx, State.READY, "WarmupPassed" if ctx.config.warmup else "WarmupDisabled")
 
 

@@ -3,7 +3,8 @@
 Routers: `health` (probes), `status` (/status, /status/stream), `page` (/, the status page for
 people), `metrics` (/metrics and the request-metrics middleware), `openai` (/v1/models,
 /v1/completions, /v1/embeddings and what every /v1 route shares), `routes.chat`
-(/v1/chat/completions, on `openai`'s shared steps); `usage`
+(/v1/chat/completions, on `openai`'s shared steps); with `--engine vllm`, `engines.vllm.bridge`
+takes every /v1 path instead (vLLM's own API, relayed); `usage`
 adds the middleware that counts served requests for /status, `waiting` the one that lets a
 /v1 request wait for Ready (`--queue-while-loading`), innermost so both count it. The app
 holds no model logic; it reads the state machine and hands torch work to the engine thread.
@@ -41,10 +42,17 @@ def build_app(ctx: RuntimeContext) -> web.Application:
     status.attach(app, ctx)
     page.attach(app)
     queue.attach(app)
-    metrics.attach(app)
-    routes = OpenAIRoutes(ctx)  # serving metrics come from the scheduler (ctx)
-    routes.attach(app)
-    chat.ChatRoute(routes).attach(app)
-    app[OPENAI] = routes
+    if ctx.config.engine == "vllm":  # its own OpenAI API, relayed after the runtime's checks
+        from modeldeploy.runtime.engines.vllm.bridge import Bridge
+
+        bridge = Bridge(ctx)
+        bridge.attach(app)
+        metrics.attach(app, engine=bridge.engine_metrics)
+    else:
+        metrics.attach(app)
+        routes = OpenAIRoutes(ctx)  # serving metrics come from the scheduler (ctx)
+        routes.attach(app)
+        chat.ChatRoute(routes).attach(app)
+        app[OPENAI] = routes
     app.on_shutdown.append(status.close_streams)
     return app

@@ -99,6 +99,7 @@ def document(ctx: RuntimeContext, snap: Snapshot | None = None) -> StatusDocumen
             "queueWhileLoadingSeconds": ctx.config.queue_while_loading,
         },
         "serving": serving(ctx),
+        "engine": ctx.vllm.to_json() if ctx.vllm is not None else {"name": ctx.config.engine},
         "usage": ctx.usage.to_json(),
         "history": [t.to_json() for t in snap.history],
     }
@@ -182,6 +183,15 @@ async def close_streams(app: web.Application) -> None:
 
 
 def serving(ctx: RuntimeContext) -> dict[str, Any]:
+    handle = ctx.vllm
+    if ctx.config.engine == "vllm":  # vLLM batches and queues inside its own process
+        return {
+            "running": ctx.in_flight,
+            "waitingForSlot": 0,
+            "maxBatch": handle.max_num_seqs if handle is not None else None,
+            "requestTimeoutSeconds": ctx.config.request_timeout,
+            "batching": "vllm",
+        }
     scheduler = ctx.scheduler
     batched = scheduler.batched if scheduler is not None else None
     return {

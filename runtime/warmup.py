@@ -10,8 +10,6 @@ counted in the serving metrics. Its latency and tokens/s go to `/status` and met
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from modeldeploy.runtime.batching.jobs import EmbeddingJob, GenerationJob
 from modeldeploy.runtime.batching.scheduler import Scheduler, Waiter
@@ -20,26 +18,9 @@ from modeldeploy.runtime.engine import SamplingParams
 from modeldeploy.runtime.errors import LoadError
 from modeldeploy.runtime.faults import is_device_fault
 from modeldeploy.runtime.state import Reason
+from modeldeploy.runtime.warmup_result import WarmupResult
 
-
-@dataclass(frozen=True)
-class WarmupResult:
-    latency_seconds: float
-    tokens: int
-    prompt: str
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.latency_seconds if self.latency_seconds > 0 else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "prompt": self.prompt,
-            "latencySeconds": round(self.latency_seconds, 6),
-            "tokens": self.tokens,
-            "tokensPerSecond": round(self.tokens_per_second, 3),
-        }
+__all__ = ["WarmupResult", "run"]
 
 
 def run(scheduler: Scheduler, *, prompt: str, max_tokens: int) -> WarmupResult:

@@ -9,7 +9,9 @@ from modeldeploy.cli.errors import CommandError
 
 EPILOG = """\
 environment (the Helm chart sets these; flags win):
-  MODELDEPLOY_RUNTIME_IMAGE        default runtime image of ModelDeployments
+  MODELDEPLOY_RUNTIME_IMAGE        default runtime image of ModelDeployments (builtin engine)
+  MODELDEPLOY_VLLM_IMAGE           default image of engine: vllm with GPUs (vLLM for CUDA)
+  MODELDEPLOY_VLLM_CPU_IMAGE       default image of engine: vllm without GPUs (vLLM's CPU build)
   MODELDEPLOY_DEFAULT_ENDPOINT     default hub endpoint (a mirror)
   MODELDEPLOY_CACHE_STORAGE_CLASS  default StorageClass of cache volumes
   MODELDEPLOY_NAMESPACES           comma-separated namespaces to watch (empty: all)

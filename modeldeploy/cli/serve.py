@@ -124,10 +124,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--max-batch",
         type=_at_least_one,
-        default=DEFAULT_MAX_BATCH,
+        default=None,
         metavar="N",
         help="at most N requests are decoded together, or embedded in one forward pass "
-        f"(default {DEFAULT_MAX_BATCH})",
+        f"(default {DEFAULT_MAX_BATCH}; with --engine vllm it is vLLM's --max-num-seqs, "
+        "default 256)",
     )
     parser.add_argument(
         "--request-timeout",
@@ -144,6 +145,24 @@ def register(subparsers: Any) -> None:
         help="every /v1 request then needs 'Authorization: Bearer <key>', the key being this "
         "file's content (surrounding whitespace stripped; re-read when the file changes); "
         "probes, /status and /metrics stay open",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("builtin", "vllm"),
+        default="builtin",
+        help="builtin: torch in this process (default); vllm: the vLLM engine as a child "
+        "process on the verified directory, offline, behind the same states and probes "
+        "(its interpreter: $MODELDEPLOY_VLLM_PYTHON, else /opt/vllm/bin/python)",
+    )
+    parser.add_argument(
+        "--engine-arg",
+        dest="engine_args",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for the engine, in the '=' form "
+        "(--engine-arg=--max-model-len=4096); only allow-listed tuning flags pass "
+        "(see docs/engines.md), anything else fails the start with InvalidEngineArgs",
     )
     parser.set_defaults(run=run)
 
@@ -177,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.warmup_max_tokens < 1:
         raise CommandError(f"--warmup-max-tokens must be at least 1, got {args.warmup_max_tokens}")
+    if args.engine_args and args.engine != "vllm":
+        raise CommandError("--engine-arg needs --engine vllm (the built-in engine takes none)")
     if args.api_key_file is not None:
         try:
             auth.KeyFile(args.api_key_file)  # refuse to start without a usable key
@@ -208,9 +229,12 @@ def run(args: argparse.Namespace) -> int:
         worker_niceness=args.worker_niceness,
         queue_while_loading=args.queue_while_loading,
         max_queue=args.max_queue,
-        max_batch=args.max_batch,
+        max_batch=args.max_batch if args.max_batch is not None else DEFAULT_MAX_BATCH,
+        max_batch_given=args.max_batch is not None,
         request_timeout=args.request_timeout,
         api_key_file=args.api_key_file,
+        engine=args.engine,
+        engine_args=tuple(args.engine_args),
     )
     outcome = serve(config)
     if outcome.error is not None:

@@ -155,6 +155,17 @@ def _no_gpu_in(kind: str) -> dict[str, Any]:
 NO_GPU_IN_REQUESTS = _no_gpu_in("requests")
 NO_GPU_IN_LIMITS = _no_gpu_in("limits")
 
+# On RuntimeSpec: engine arguments go to vLLM; the builtin engine would ignore them silently.
+# (The allow-list itself is checked by the operator, which reports InvalidEngineArgs.)
+ENGINE_ARGS_NEED_VLLM = rule(
+    "(has(self.engine) && self.engine == 'vllm') || !has(self.engineArgs)"
+    " || size(self.engineArgs) == 0",
+    message="engineArgs are arguments of the vllm engine: set engine: vllm (the builtin "
+    "engine takes none)",
+    field_path=".engineArgs",
+    reason=Reason.FORBIDDEN,
+)
+
 # On each toleration.
 EXISTS_HAS_NO_VALUE = rule(
     "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || size(self.value) == 0",

@@ -36,6 +36,7 @@ ENDPOINT_PATTERN = r"^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?(/[^\s]*)?$"
 MAX_RESOURCES = 32
 MAX_TOLERATIONS = 64
 MAX_PINS = 4096  # spec.model.sha256; a ModelCache has up to 64 preloads, each with its pins
+MAX_ENGINE_ARGS = 64
 RESOURCE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 
 
@@ -50,6 +51,13 @@ class DType(StrEnum):
     FLOAT32 = "float32"
     FLOAT16 = "float16"
     BFLOAT16 = "bfloat16"
+
+
+class Engine(StrEnum):
+    """What serves the model inside `modeldeploy serve`."""
+
+    BUILTIN = "builtin"
+    VLLM = "vllm"
 
 
 class VerifyMode(StrEnum):
@@ -252,9 +260,25 @@ class WarmupSpec(ApiModel):
 class RuntimeSpec(ApiModel):
     """How each replica runs `modeldeploy serve`."""
 
+    model_config = ConfigDict(json_schema_extra=rules.validations(rules.ENGINE_ARGS_NEED_VLLM))
+
     image: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = Field(
         default=None,
-        description="Runtime container image. Default: the operator's configured image.",
+        description="Runtime container image. Default: the operator's configured image for "
+        "the engine (vllm: its CUDA image with GPUs, its CPU image without).",
+    )
+    engine: Engine = Field(
+        default=Engine.BUILTIN,
+        description="The serving engine: builtin, or vllm (the vLLM engine behind the same "
+        "states, probes and warm-up; its image comes from the operator's settings).",
+    )
+    engine_args: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+        default_factory=list,
+        max_length=MAX_ENGINE_ARGS,
+        description="Extra vLLM arguments (engine vllm only), e.g. ['--max-model-len=4096']. "
+        "Only tuning flags on an allow-list pass; anything that could load other bytes or "
+        "reach out is refused (InvalidEngineArgs). With gpu.count > 1 the tensor parallel "
+        "size defaults to the GPU count.",
     )
     dtype: DType = Field(
         default=DType.AUTO, description="Weights dtype on the device (auto: the checkpoint's)."

@@ -5,7 +5,9 @@ patterns, and the CEL rules of `rules` (quantities, rules across fields, path an
 rules). `validate_model_deployment` checks all of that again — an object that bypassed the
 CRD (stored under an older CRD, or `render` on a file) is caught too, and the two must agree —
 and adds what the CRD cannot say: the shape of `placement.affinity`, a pass-through object
-whose fields CEL cannot see. It returns every problem with its field path, never only the first.
+whose fields CEL cannot see, and the vLLM engine-argument allow-list
+(`modeldeploy.engine_args`; the operator reports it as InvalidEngineArgs). It returns every
+problem with its field path, never only the first.
 `validate_model_cache` does the same for a ModelCache.
 """
 
@@ -21,15 +23,24 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic.alias_generators import to_snake
 
+from modeldeploy import engine_args
 from modeldeploy.operator.api import rules, types
 from modeldeploy.operator.api.cache import MIN_VERIFY_EVERY, ModelCache, ModelCacheSpec
 from modeldeploy.operator.api.resource import MAX_NAME_LENGTH, NAME_PATTERN, ModelDeployment
-from modeldeploy.operator.api.spec import AccessMode, CacheSpec, ModelDeploymentSpec, ModelSource
+from modeldeploy.operator.api.spec import (
+    AccessMode,
+    CacheSpec,
+    Engine,
+    ModelDeploymentSpec,
+    ModelSource,
+)
 from modeldeploy.operator.api.types import MAX_CACHE_NAME_LENGTH, duration_seconds, exact_quantity
 
 _DNS1035 = re.compile(NAME_PATTERN)
 _SIZE_REQUIRED = "required: an inline cache volume needs a size (or name a ModelCache)"
 _ONE_POD = "ReadWriteOncePod lets one pod mount the volume: the Jobs and every replica mount it"
+ENGINE_ARGS_PATH = "spec.runtime.engineArgs"
+"""Where a problem with the engine arguments is reported (reason InvalidEngineArgs)."""
 _BAD_REF_PARTS = ("..", "//", "@{", "\\", "~", "^", ":", "?", "*", "[")
 
 
@@ -157,6 +168,7 @@ def _check_spec(spec: ModelDeploymentSpec) -> list[Problem]:
         ],
         *_check_fallback_policy(spec),
         *_check_gpu(spec),
+        *_check_engine_args(spec),
         *_check_resources(spec),
         *_check_cache(spec.cache),
         *_check_tolerations(spec.placement.tolerations),
@@ -222,6 +234,32 @@ def _check_gpu(spec: ModelDeploymentSpec) -> Iterator[Problem]:
             )
     if len(set(gpu.products)) != len(gpu.products):
         yield Problem("spec.gpu.products", "lists a product twice")
+
+
+def _check_engine_args(spec: ModelDeploymentSpec) -> Iterator[Problem]:
+    runtime = spec.runtime
+    if not runtime.engine_args:
+        return
+    if runtime.engine is not Engine.VLLM:
+        yield Problem(
+            ENGINE_ARGS_PATH,
+            f"engine arguments need engine vllm (engine is {runtime.engine.value}, which "
+            "would ignore them)",
+        )
+        return
+    try:
+        parsed = engine_args.parse(runtime.engine_args)
+        tensor_parallel = parsed.tensor_parallel_size
+    except ValueError as exc:  # EngineArgsError names the argument and why
+        yield Problem(ENGINE_ARGS_PATH, str(exc))
+        return
+    gpus = spec.gpu.count
+    if tensor_parallel is not None and gpus > 0 and tensor_parallel > gpus:
+        yield Problem(
+            ENGINE_ARGS_PATH,
+            f"--tensor-parallel-size={tensor_parallel} needs {tensor_parallel} GPUs per "
+            f"replica; spec.gpu.count is {gpus}",
+        )
 
 
 def _check_resources(spec: ModelDeploymentSpec) -> Iterator[Problem]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from modeldeploy.operator.api.spec import GpuSpec, ModelDeploymentSpec
 from modeldeploy.operator.api.types import parse_quantity
-from modeldeploy.operator.planners import memory
+from modeldeploy.operator.planners import engine, memory
 
 GPU_RESOURCE = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -180,11 +180,14 @@ class Fit:
 
 
 def need_of(spec: ModelDeploymentSpec, *, estimated_bytes: int | None) -> Need:
-    """Per-device MiB: the larger of minMemory and the estimate spread over the GPUs."""
+    """Per-device MiB: the larger of minMemory and the estimate spread over the devices that
+    share the weights (the GPUs; for vLLM, its tensor parallel size)."""
     min_mib = min_memory_mib(spec.gpu) or 0
     estimate_mib = 0
     if estimated_bytes is not None:
-        estimate_mib = memory.to_mib(memory.per_gpu(estimated_bytes, gpus=spec.gpu.count))
+        estimate_mib = memory.to_mib(
+            memory.per_gpu(estimated_bytes, gpus=engine.weight_shards(spec))
+        )
     return Need(
         resource_name=spec.gpu.resource_name,
         devices=spec.gpu.count,

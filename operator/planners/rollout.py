@@ -16,7 +16,7 @@ from typing import Any
 
 from modeldeploy.operator.api.spec import ModelDeploymentSpec, ModelSource
 from modeldeploy.operator.config import Settings
-from modeldeploy.operator.planners import fetchjob, naming, workload
+from modeldeploy.operator.planners import engine, fetchjob, naming, workload
 from modeldeploy.operator.planners.placement import Fit
 
 
@@ -105,7 +105,7 @@ def desired_replicas(spec: ModelDeploymentSpec, ctx: Context) -> int:
 def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
     """The objects to apply (server-side, in this order) and the decisions behind them."""
     names, settings = ctx.names, ctx.settings
-    image = spec.runtime.image or settings.runtime_image
+    image = spec.runtime.image or settings.runtime_image  # the Jobs': no engine in them
     endpoint = settings.endpoint_for(spec.model.endpoint)
     objects: list[dict[str, Any]] = []
     inline = _inline_cache(spec)
@@ -131,7 +131,7 @@ def plan(spec: ModelDeploymentSpec, ctx: Context) -> Plan:
             names=names,
             uid=ctx.uid,
             commit=serving,
-            image=image,
+            image=engine.serving_image(spec, settings),
             endpoint=endpoint,
             replicas=replicas,
             weight_bytes=ctx.weight_bytes,

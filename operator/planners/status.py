@@ -27,7 +27,7 @@ from modeldeploy.operator.api.status import (
     UsageStatus,
     VerificationStatus,
 )
-from modeldeploy.operator.api.validation import Problem
+from modeldeploy.operator.api.validation import ENGINE_ARGS_PATH, Problem
 from modeldeploy.operator.planners import conditions, memory, naming, phase, verdicts
 from modeldeploy.operator.planners.inputs import Replica, ResolveOutcome, StatusInputs
 from modeldeploy.operator.planners.observed import FetchView
@@ -38,6 +38,7 @@ __all__ = [
     "ResolveOutcome",
     "StatusInputs",
     "change_summary",
+    "invalid_spec_reason",
     "invalid_spec_status",
     "plan_status",
     "timestamp",
@@ -58,14 +59,18 @@ def invalid_spec_status(
 ) -> ModelDeploymentStatus:
     """A spec the operator cannot act on: Failed, SpecValid=False naming every field.
 
+    The reason is InvalidEngineArgs when every problem is in spec.runtime.engineArgs (the
+    same reason a runtime gives for a bad `--engine-arg`), else InvalidSpec.
+
     A fresh status: what it observed of replicas no longer holds (it stops looking), so
     only what stays true is carried over — the revisions, the verification, the timings —
     and `replicas`, the runtime pods that exist (the scale subresource reads it).
     """
     message = "; ".join(str(p) for p in problems)
+    reason = invalid_spec_reason(problems)
     judged = [
-        conditions.false(C.SPEC_VALID, "InvalidSpec", message),
-        conditions.false(C.READY, "InvalidSpec", message),
+        conditions.false(C.SPEC_VALID, reason, message),
+        conditions.false(C.READY, reason, message),
     ]
     return ModelDeploymentStatus(
         phase=Phase.FAILED,
@@ -83,6 +88,17 @@ def invalid_spec_status(
             previous.conditions, judged, generation=generation, now=timestamp(now)
         ),
     )
+
+
+INVALID_SPEC = "InvalidSpec"
+INVALID_ENGINE_ARGS = "InvalidEngineArgs"
+
+
+def invalid_spec_reason(problems: Sequence[Problem]) -> str:
+    """InvalidEngineArgs when only the engine arguments are wrong, else InvalidSpec."""
+    if problems and all(p.path.startswith(ENGINE_ARGS_PATH) for p in problems):
+        return INVALID_ENGINE_ARGS
+    return INVALID_SPEC
 
 
 def plan_status(inp: StatusInputs) -> ModelDeploymentStatus:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modeldeploy.operator.api.spec import ModelDeploymentSpec, SecretKeyRef, VerifyMode
-from modeldeploy.operator.planners import cache, fetchjob, naming, placement, probes
+from modeldeploy.operator.planners import cache, engine, fetchjob, naming, placement, probes
 
 MODEL_MOUNT = "/model"
 API_KEY_VOLUME = "api-key"
@@ -72,6 +72,7 @@ def serve_args(
         runtime.served_model_name or name,
         "--termination-log",
         TERMINATION_LOG,
+        *engine.serve_flags(spec),
     ]
     if runtime.verify is VerifyMode.FULL:
         args += ["--verify", "full"]

@@ -42,6 +42,7 @@ EXPECTED = [
     ("spec.fallbacks[].sha256", rules.KEYS_INSIDE_REPOSITORY),
     ("spec.fallbackPolicy.retryPreferredEvery", rules.AT_LEAST_A_MINUTE),
     ("spec.fallbackPolicy.transientGrace", rules.POSITIVE_DURATION),
+    ("spec.runtime", rules.ENGINE_ARGS_NEED_VLLM),
 ]
 
 CACHE_EXPECTED = [
@@ -144,6 +145,7 @@ BOUNDED = [
     ("spec.resources.limits{}", "maxLength"),
     ("spec.cache.size", "maxLength"),
     ("spec.placement.tolerations", "maxItems"),
+    ("spec.runtime.engineArgs", "maxItems"),
 ]
 
 

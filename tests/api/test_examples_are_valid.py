@@ -18,11 +18,12 @@ def test_every_example_is_one_of_the_two_kinds() -> None:
     assert sorted(DEPLOYMENTS + CACHES) == EXAMPLES
 
 
-def test_there_are_cpu_gpu_and_cached_examples() -> None:
+def test_there_are_cpu_gpu_cached_and_vllm_examples() -> None:
     specs = [load_yaml(p)["spec"] for p in DEPLOYMENTS]
     assert any(s.get("gpu", {}).get("count", 0) == 0 for s in specs)
     assert any(s.get("gpu", {}).get("products") for s in specs)
     assert any("size" in s.get("cache", {}) for s in specs)
+    assert any(s.get("runtime", {}).get("engine") == "vllm" for s in specs)
 
 
 def test_a_deployment_example_uses_a_model_cache_example() -> None:

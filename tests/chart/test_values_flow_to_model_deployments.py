@@ -9,6 +9,8 @@ from tests.chart import rendering
 
 ADMIN_VALUES = [
     "runtime.image=registry.example.com/ml/modeldeploy:9.9.9-cpu",
+    "runtime.vllm.image=registry.example.com/ml/modeldeploy:9.9.9-vllm",
+    "runtime.vllm.cpuImage=registry.example.com/ml/modeldeploy:9.9.9-vllm-cpu",
     "hub.endpoint=http://hub-mirror.models:8090",
     "cache.storageClassName=fast-rwx",
     "watchNamespaces={models,research}",
@@ -23,6 +25,8 @@ def test_admin_values_become_the_operator_settings(helm_bin: Path) -> None:
     env = rendering.env_of(rendering.operator_container(objects))
     settings = config.from_env(env)
     assert settings.runtime_image == "registry.example.com/ml/modeldeploy:9.9.9-cpu"
+    assert settings.vllm_image == "registry.example.com/ml/modeldeploy:9.9.9-vllm"
+    assert settings.vllm_cpu_image == "registry.example.com/ml/modeldeploy:9.9.9-vllm-cpu"
     assert settings.endpoint_for(None) == "http://hub-mirror.models:8090"
     assert settings.cache_storage_class == "fast-rwx"
     assert settings.namespaces == ("models", "research")
@@ -36,6 +40,9 @@ def test_defaults_mean_cluster_wide_and_this_release_runtime_image(helm_bin: Pat
     settings = config.from_env(env)
     assert settings.clusterwide
     assert settings.runtime_image == "ghcr.io/example/modeldeploy:0.1.0"
+    # Each engine's images follow the release: vLLM's CUDA and CPU variants.
+    assert settings.vllm_image == "ghcr.io/example/modeldeploy:0.1.0-vllm"
+    assert settings.vllm_cpu_image == "ghcr.io/example/modeldeploy:0.1.0-vllm-cpu"
     assert settings.default_endpoint is None  # the public hub
     assert settings.cache_storage_class is None  # the cluster's default StorageClass
 

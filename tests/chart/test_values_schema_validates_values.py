@@ -68,6 +68,8 @@ def test_every_default_value_is_described_by_the_schema() -> None:
         ({"operator": {"healthPort": 70000}}, "operator/healthPort"),
         ({"operator": {"statusNetworks": ["10.0.0.0"]}}, "operator/statusNetworks/0"),
         ({"hub": {"endpoint": "hub-mirror:8090"}}, "hub/endpoint"),
+        ({"runtime": {"vllm": {"cpuimage": "x"}}}, "runtime/vllm"),
+        ({"runtime": {"vllm": {"image": 7}}}, "runtime/vllm/image"),
         ({"resources": {"limits": {"memory": "lots"}}}, "resources/limits/memory"),
         ({"serviceMonitor": {"interval": "30"}}, "serviceMonitor/interval"),
         (

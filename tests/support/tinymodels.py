@@ -138,15 +138,20 @@ def build_causal_lm(
     vocab_size: int = 320,
     max_shard_size: str | None = None,
     chat_template: str | None = CHAT_TEMPLATE,
+    num_attention_heads: int = 4,
 ) -> Path:
-    """Save a random `LlamaForCausalLM` plus tokenizer into `dest` (safetensors)."""
+    """Save a random `LlamaForCausalLM` plus tokenizer into `dest` (safetensors).
+
+    `num_attention_heads=2` gives the ~0.5 MB model heads of 32 dimensions: vLLM's CPU
+    attention has no kernel for the default 16 (it fails at the first request)."""
     import torch
     from transformers import LlamaForCausalLM
 
     dest.mkdir(parents=True, exist_ok=True)
     tokenizer = _bpe_tokenizer(vocab_size)
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(_llama_config(tokenizer, _causal_shape(approx_bytes)))
+    shape = {**_causal_shape(approx_bytes), "num_attention_heads": num_attention_heads}
+    model = LlamaForCausalLM(_llama_config(tokenizer, shape))
     if max_shard_size:
         model.save_pretrained(dest, max_shard_size=max_shard_size)
     else:
@@ -209,7 +214,7 @@ def _llama_config(tokenizer: Any, shape: dict[str, int]) -> Any:
 
     return LlamaConfig(
         vocab_size=len(tokenizer),
-        num_attention_heads=4,
+        num_attention_heads=shape.get("num_attention_heads", 4),
         num_key_value_heads=2,
         max_position_embeddings=256,
         bos_token_id=tokenizer.bos_token_id,

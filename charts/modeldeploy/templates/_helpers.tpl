@@ -63,6 +63,15 @@ app.kubernetes.io/part-of: modeldeploy
 {{- default (printf "%s:%s" .Values.image.repository .Chart.AppVersion) .Values.runtime.image }}
 {{- end }}
 
+{{/* Images of `engine: vllm` runtime pods: CUDA (with GPUs) and CPU. */}}
+{{- define "modeldeploy.vllmImage" -}}
+{{- default (printf "%s:%s-vllm" .Values.image.repository .Chart.AppVersion) .Values.runtime.vllm.image }}
+{{- end }}
+
+{{- define "modeldeploy.vllmCpuImage" -}}
+{{- default (printf "%s:%s-vllm-cpu" .Values.image.repository .Chart.AppVersion) .Values.runtime.vllm.cpuImage }}
+{{- end }}
+
 {{/*
 RBAC rules on namespaced resources: what the operator does inside the namespaces it watches.
 Written from the list of API calls in operator/kube.py, verb by verb; the RBAC-coverage test

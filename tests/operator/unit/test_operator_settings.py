@@ -47,3 +47,16 @@ def test_environment_sets_defaults_for_model_deployments() -> None:
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(config.SettingsError, match=name):
         config.from_env({name: value})
+
+
+def test_each_engine_has_its_images_from_the_environment() -> None:
+    settings = config.from_env(
+        {
+            "MODELDEPLOY_VLLM_IMAGE": "reg/md:2-vllm",
+            "MODELDEPLOY_VLLM_CPU_IMAGE": "reg/md:2-vllm-cpu",
+        }
+    )
+    assert (settings.vllm_image, settings.vllm_cpu_image) == ("reg/md:2-vllm", "reg/md:2-vllm-cpu")
+    defaults = config.from_env({"MODELDEPLOY_VLLM_IMAGE": ""})
+    assert defaults.vllm_image == config.DEFAULT_VLLM_IMAGE
+    assert defaults.vllm_cpu_image == config.DEFAULT_VLLM_CPU_IMAGE

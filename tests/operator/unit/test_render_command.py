@@ -108,3 +108,32 @@ def test_fallbacks_are_listed_and_the_preferred_candidate_is_rendered(
         d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "chat-wait"
     )
     assert waiting["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_vllm_example_renders_the_engine_flags_and_image(
+    no_network: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", str(ROOT / "examples/vllm-deployment.yaml")]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].endswith("-vllm")
+    args = container["args"]
+    assert args[args.index("--engine") + 1] == "vllm"
+    assert [a for a in args if a.startswith("--engine-arg=")] == [
+        "--engine-arg=--max-model-len=8192",
+        "--engine-arg=--gpu-memory-utilization=0.9",
+        "--engine-arg=--enable-prefix-caching",
+        "--engine-arg=--tensor-parallel-size=2",
+    ]
+
+
+def test_a_refused_engine_argument_exits_1_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    body = yaml.safe_load((ROOT / "examples/vllm-deployment.yaml").read_text())
+    body["spec"]["runtime"]["engineArgs"] = ["--load-format=dummy"]
+    bad.write_text(yaml.safe_dump(body))
+    assert main(["render", str(bad)]) == 1
+    assert "spec.runtime.engineArgs: --load-format is not allowed" in capsys.readouterr().err
