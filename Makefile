@@ -33,7 +33,7 @@ lint: venv  ## ruff, mypy --strict, import contracts, hadolint
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/hadolint Dockerfile
+	$(BIN)/hadolint Dockerfile Dockerfile.vllm
 
 lock:  ## regenerate uv.lock and requirements/*.txt from pyproject.toml (uv, hashes included)
 	hack/lock.sh

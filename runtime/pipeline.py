@@ -74,6 +74,7 @@ def _run_steps(ctx: RuntimeContext) -> None:
         if ctx.config.warmup:
             _advance(ctx, State.WARMING_UP, "EngineStarted")
             steps.warm_up(ctx)
+        steps.watch(ctx)
     else:
         _load(ctx)
         if ctx.config.warmup:

@@ -8,9 +8,12 @@ hour). So the budget is computed:
     per-pod download:  budget = BASE + bytes / LOAD_RATE + bytes / DOWNLOAD_RATE
                                      + bytes / HASH_RATE
 
-clamped to [FLOOR, CAP], and expressed as `failureThreshold x periodSeconds` of the
-startupProbe. The rates are deliberately pessimistic (a slow network volume, a slow
-mirror): the startup probe is a safety net against hangs, not a deadline.
+plus ENGINE_START_SECONDS with `engine: vllm` (a second interpreter imports vLLM, its engine
+core profiles memory and compiles or captures graphs before it answers: minutes even for a
+tiny model on a busy CPU node), clamped to [FLOOR, CAP], and expressed as
+`failureThreshold x periodSeconds` of the startupProbe. The rates are deliberately
+pessimistic (a slow network volume, a slow mirror): the startup probe is a safety net
+against hangs, not a deadline.
 Unknown size (the estimate failed): UNKNOWN_SIZE_BUDGET.
 """
 
@@ -24,6 +27,7 @@ BASE_SECONDS = 60
 FLOOR_SECONDS = 120
 CAP_SECONDS = 4 * 3600
 UNKNOWN_SIZE_BUDGET = 1800
+ENGINE_START_SECONDS = {"builtin": 0, "vllm": 600}
 LOAD_RATE = 100 * 2**20  # bytes/s from the volume onto the device
 DOWNLOAD_RATE = 25 * 2**20  # bytes/s from the hub, per pod
 HASH_RATE = 200 * 2**20  # bytes/s re-hashed by a full verify
@@ -42,14 +46,18 @@ class StartupBudget:
 
 
 def startup_budget(
-    *, weight_bytes: int | None, per_pod_download: bool, full_verify: bool
+    *,
+    weight_bytes: int | None,
+    per_pod_download: bool,
+    full_verify: bool,
+    engine: str = "builtin",
 ) -> StartupBudget:
     """How long a replica may take to become Ready before it is restarted."""
     seconds: float
     if weight_bytes is None:
-        seconds = UNKNOWN_SIZE_BUDGET
+        seconds = UNKNOWN_SIZE_BUDGET + ENGINE_START_SECONDS[engine]
     else:
-        seconds = BASE_SECONDS + weight_bytes / LOAD_RATE
+        seconds = BASE_SECONDS + ENGINE_START_SECONDS[engine] + weight_bytes / LOAD_RATE
         if per_pod_download:
             seconds += weight_bytes / DOWNLOAD_RATE + weight_bytes / HASH_RATE
         elif full_verify:

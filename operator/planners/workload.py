@@ -18,11 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modeldeploy.operator.api.spec import ModelDeploymentSpec, SecretKeyRef, VerifyMode
+from modeldeploy.operator.api.spec import Engine, ModelDeploymentSpec, SecretKeyRef, VerifyMode
 from modeldeploy.operator.planners import cache, engine, fetchjob, naming, placement, probes
 
 MODEL_MOUNT = "/model"
 API_KEY_VOLUME = "api-key"
+SHM_VOLUME = "dshm"
 API_KEY_MOUNT = "/var/run/modeldeploy/api-key"
 API_KEY_FILE = f"{API_KEY_MOUNT}/api-key"
 """spec.runtime.apiKeySecretRef reaches the runtime as this file of a Secret volume (the whole
@@ -150,6 +151,15 @@ def _volumes(
     return volumes, [mount, tmp_mount]
 
 
+def shared_memory_volume(spec: ModelDeploymentSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A memory-backed /dev/shm for vLLM: its engine core and workers talk over shared-memory
+    ring buffers (160 MiB at least; NCCL between tensor-parallel GPUs takes more), and a
+    container's own /dev/shm is 64 MiB. It counts against the container's memory limit."""
+    size = f"{max(1, spec.gpu.count)}Gi"
+    volume = {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": size}}
+    return volume, {"name": SHM_VOLUME, "mountPath": "/dev/shm"}  # noqa: S108 - a mount point
+
+
 def api_key_volume(ref: SecretKeyRef) -> tuple[dict[str, Any], dict[str, Any]]:
     """The Secret volume holding the API key as the file `api-key`, and its read-only mount."""
     secret = {
@@ -169,6 +179,7 @@ def runtime_container(
         weight_bytes=inputs.weight_bytes,
         per_pod_download=spec.cache is None,
         full_verify=spec.runtime.verify is VerifyMode.FULL,
+        engine=spec.runtime.engine.value,
     )
     env = [
         {"name": "HOME", "value": fetchjob.SCRATCH},
@@ -211,6 +222,9 @@ def deployment(spec: ModelDeploymentSpec, inputs: WorkloadInputs) -> dict[str, A
     volumes, mounts = _volumes(spec, names, commit=inputs.commit)
     if spec.runtime.api_key_secret_ref is not None:
         volume, mount = api_key_volume(spec.runtime.api_key_secret_ref)
+        volumes, mounts = [*volumes, volume], [*mounts, mount]
+    if spec.runtime.engine is Engine.VLLM:
+        volume, mount = shared_memory_volume(spec)
         volumes, mounts = [*volumes, volume], [*mounts, mount]
     pod_spec: dict[str, Any] = {
         "containers": [runtime_container(spec, inputs, mounts)],

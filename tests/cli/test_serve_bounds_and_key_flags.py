@@ -16,7 +16,8 @@ def parse(*args: str) -> object:
 
 def test_defaults_bound_the_batch_and_a_requests_time_and_need_no_key() -> None:
     args = parse()
-    assert vars(args)["max_batch"] == 16
+    assert vars(args)["max_batch"] is None  # the engine's: builtin 16, vLLM 256 (--max-num-seqs)
+    assert vars(args)["engine"] == "builtin" and vars(args)["engine_args"] == []
     assert vars(args)["request_timeout"] == 600.0
     assert vars(args)["max_queue"] == 64
     assert vars(args)["api_key_file"] is None

@@ -84,16 +84,19 @@ def chart_and_model(
     *,
     repo: str,
     namespace: str,
-    approx_bytes: float,
+    approx_bytes: float | None,
     values: dict[str, str] | None = None,
+    num_attention_heads: int = 4,
 ) -> Iterator[Hosted]:
     """A tiny causal LM generated in `model_dir`, hosted as `repo` by a hub mirror on the pod
     network; the chart installed with the node's images; `namespace` created. All of it is
-    removed on the way out."""
+    removed on the way out. (`num_attention_heads=2` for vLLM: see tinymodels.)"""
     operator_image, runtime_image = node_images()
     gateway = cluster.pod_gateway
     assert gateway and cluster.storage_class
-    source = tinymodels.build_causal_lm(model_dir, approx_bytes=approx_bytes)
+    source = tinymodels.build_causal_lm(
+        model_dir, approx_bytes=approx_bytes, num_attention_heads=num_attention_heads
+    )
     files = {str(p.relative_to(source)): p for p in tinymodels.model_files(source)}
     with HubServer(host=gateway) as hub:
         commit = hub.add_repo(repo, files)

@@ -79,7 +79,8 @@ def _match(pattern: re.Pattern[str], line: str) -> str | None:
 
 _OUT_OF_MEMORY = re.compile(
     r"OutOfMemoryError|CUDA out of memory|out of memory|No available memory for the cache "
-    r"blocks|larger than the available KV cache memory|Cannot allocate memory",
+    r"blocks|larger than the available KV cache memory|Cannot allocate memory|"
+    r"is less than desired CPU memory utilization|is less than requested memory",
     re.IGNORECASE,
 )
 _UNSUPPORTED = re.compile(
@@ -88,6 +89,15 @@ _UNSUPPORTED = re.compile(
 )
 _ARGUMENT = re.compile(r"error: (argument |unrecognized arguments|invalid choice)|ArgumentError")
 _ERROR_LINE = re.compile(r"Error\b|error:|ERROR|Exception|not supported|Unsupported")
+# The last line of a Python traceback: `RuntimeError: ...`, `torch.OutOfMemoryError: ...`.
+_EXCEPTION = re.compile(r"^(\(\w+\) )?[\w.]*(Error|Exception)\b: ")
+CAUSE_LINES = 20
+
+
+def is_cause(line: str) -> bool:
+    """A line that names an exception: the engine's own statement of what went wrong."""
+    return bool(_EXCEPTION.match(_strip_prefix(line)))
+
 
 MESSAGE_LINES = 6
 
@@ -98,10 +108,13 @@ class Verdict:
     message: str
 
 
-def judge_exit(code: int | None, lines: Iterable[str]) -> Verdict:
-    """Why the engine's process ended, from its exit code and its last output lines."""
+def judge_exit(code: int | None, lines: Iterable[str], causes: Iterable[str] = ()) -> Verdict:
+    """Why the engine's process ended, from its exit code, its last output lines, and the
+    exception lines it printed before them (`causes`: the first ones are the root causes; a
+    traceback's frames would push them out of the last lines)."""
     tail = [line for line in lines if line.strip()]
-    text = "\n".join(tail)
+    first = _dedupe([line for line in causes if line.strip()])
+    text = "\n".join([*first, *tail])
     ended = describe_exit(code)
     if _OUT_OF_MEMORY.search(text):
         reason = Reason.ENGINE_OUT_OF_MEMORY
@@ -115,10 +128,20 @@ def judge_exit(code: int | None, lines: Iterable[str]) -> Verdict:
     else:
         reason = Reason.ENGINE_EXITED
         telling = [line for line in tail if _ERROR_LINE.search(line)]
+    if reason is not Reason.INVALID_ENGINE_ARGS:
+        named = [line for line in [*first, *tail] if is_cause(line)]
+        pattern = {
+            Reason.ENGINE_OUT_OF_MEMORY: _OUT_OF_MEMORY,
+            Reason.UNSUPPORTED_ARCHITECTURE: _UNSUPPORTED,
+        }.get(reason)
+        if pattern is not None:
+            named = [line for line in named if pattern.search(line)] or named
+        if named:  # in order: the root cause first
+            telling = _dedupe(named)[:MESSAGE_LINES]
     shown = _dedupe(telling)[-MESSAGE_LINES:] or tail[-MESSAGE_LINES:]
     message = f"the vLLM engine {ended}"
     if shown:
-        message += "; its last lines:\n" + "\n".join(_strip_prefix(line) for line in shown)
+        message += "; it said:\n" + "\n".join(_strip_prefix(line) for line in shown)
     return Verdict(reason, message)
 
 

@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from modeldeploy.runtime.engines.vllm import events
+
 log = logging.getLogger("modeldeploy.runtime.engine")
 
 PYTHON_ENV = "MODELDEPLOY_VLLM_PYTHON"
@@ -78,6 +80,7 @@ class EngineProcess:
     def __init__(self, argv: Sequence[str], *, env: dict[str, str], on_line: Callable[[str], None]):
         self.argv = tuple(argv)
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.causes: list[str] = []  # the first exception lines it printed (root causes)
         self.stopping = threading.Event()
         self._on_line = on_line
         self._proc = subprocess.Popen(
@@ -100,6 +103,8 @@ class EngineProcess:
             if not line:
                 continue
             self.tail.append(line)
+            if len(self.causes) < events.CAUSE_LINES and events.is_cause(line):
+                self.causes.append(line)
             print(f"[engine] {line}", file=sys.stderr, flush=True)
             try:
                 self._on_line(line)

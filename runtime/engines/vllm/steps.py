@@ -11,8 +11,8 @@ before any request has gone through the model: a model whose first request kills
 (an attention layout the platform lacks, say) passes `/health` and fails here, so it is never
 Ready.
 
-After Ready a watcher thread turns the process ending into Failed with the same reasons; on
-shutdown `EngineHandle.close` stops the whole process group.
+From Ready on, a watcher thread turns the process ending into Failed with the same reasons;
+on shutdown `EngineHandle.close` stops the whole process group.
 """
 
 from __future__ import annotations
@@ -171,7 +171,6 @@ def load(ctx: RuntimeContext) -> None:
     ctx.vllm = handle
     _wait_until_serving(ctx, handle)
     ctx.machine.set_progress(1.0, step="vLLM: answering /health")
-    _watch(ctx, handle)
 
 
 def _task(config: RuntimeConfig) -> str:
@@ -199,7 +198,7 @@ def _wait_until_serving(ctx: RuntimeContext, handle: EngineHandle) -> None:
             raise LoadCancelledError()
         if process.returncode is not None:
             code = process.reap()
-            verdict = events.judge_exit(code, process.tail)
+            verdict = events.judge_exit(code, process.tail, process.causes)
             raise LoadError(verdict.reason, verdict.message)
         if ctx.config.device == "cuda" and seen.platform not in (None, "cuda"):
             raise LoadError(
@@ -220,19 +219,22 @@ def _wait_until_serving(ctx: RuntimeContext, handle: EngineHandle) -> None:
             seen.listening.wait(HEALTH_POLL_SECONDS)
 
 
-def _watch(ctx: RuntimeContext, handle: EngineHandle) -> None:
-    """From now on, the process ending (unless we stopped it) is a failure of the runtime."""
+def watch(ctx: RuntimeContext) -> None:
+    """From now on (Ready), the process ending unless we stopped it fails the runtime.
+    (Before, the step waiting on the engine finds out itself, and says in which step.)"""
+    handle = ctx.vllm
+    assert handle is not None
 
-    def watch() -> None:
+    def follow() -> None:
         handle.process.wait()
         if handle.process.stopping.is_set():
             return
         code = handle.process.reap()
-        verdict = events.judge_exit(code, handle.process.tail)
+        verdict = events.judge_exit(code, handle.process.tail, handle.process.causes)
         log.error("%s: %s", verdict.reason, verdict.message)
         ctx.machine.fail_if_live(verdict.reason, verdict.message)
 
-    threading.Thread(target=watch, name="engine-watch", daemon=True).start()
+    threading.Thread(target=follow, name="engine-watch", daemon=True).start()
 
 
 def warm_up(ctx: RuntimeContext) -> None:
@@ -294,5 +296,5 @@ def _warmup_failed(handle: EngineHandle, problem: str) -> None:
     if code is None:
         raise LoadError(Reason.WARMUP_FAILED, problem)
     handle.process.reap()
-    verdict = events.judge_exit(code, handle.process.tail)
+    verdict = events.judge_exit(code, handle.process.tail, handle.process.causes)
     raise LoadError(verdict.reason, f"{problem}; {verdict.message}")

@@ -49,3 +49,16 @@ def test_probes_use_the_runtime_paths_on_the_named_port() -> None:
         "livenessProbe": "/livez",
     }
     assert {probe["httpGet"]["port"] for probe in got.values()} == {"http"}
+
+
+def test_the_vllm_engine_gets_time_to_start_on_top() -> None:
+    size = 64 * GIB  # above the floor either way
+    builtin = probes.startup_budget(weight_bytes=size, per_pod_download=False, full_verify=False)
+    vllm = probes.startup_budget(
+        weight_bytes=size, per_pod_download=False, full_verify=False, engine="vllm"
+    )
+    assert vllm.seconds - builtin.seconds >= probes.ENGINE_START_SECONDS["vllm"] - 10
+    tiny = probes.startup_budget(
+        weight_bytes=1 << 20, per_pod_download=False, full_verify=False, engine="vllm"
+    )
+    assert tiny.seconds >= 600
