@@ -161,11 +161,26 @@ if $images_possible; then
     runtime_image="$(TORCH_VARIANT=cuda "$root/hack/image/build.sh" --print 2>/dev/null || true)"
     if [[ -n "$operator_image" ]]; then plan+=("operator image: cached"); else
         add "operator image: to build (~1 min)" 1; fi
-    if [[ -n "$runtime_image" ]]; then plan+=("runtime image: cached"); else
+    if [[ -n "$runtime_image" ]]; then plan+=("runtime image: cached"); elif [[ -d "$cache/images/layout-cuda" ]]; then
+        # A change to the sources: its torch layers are cached, only modeldeploy's is new.
+        add "runtime image: to rebuild on its cached layers (~1 min)" 1
+    else
         add "runtime image (torch with CUDA libraries from PyPI): to build (~5-9 min, beside the tools)" 12 6; fi
     # The node's image store holds the runtime image once imported (unpacked; layers discarded).
     [[ -d "$cache/node/containerd" ]] || add "the real node's image store (filled at its first start)" 6 6
 fi
+# True when every layer of 1 GB or more in the first blob store is named in the second folder
+# (the node's marks of the layers it holds unpacked, tests/support/cluster/containerd.py):
+# layers are stored uncompressed, so a layer's digest is its content's in every build.
+node_has_big_layers() {  # node_has_big_layers LAYOUT_BLOBS NODE_BLOBS
+    local blob found=false
+    [[ -d "$1" && -d "$2" ]] || return 1
+    while IFS= read -r blob; do
+        [[ -f "$2/$(basename "$blob")" ]] || return 1
+        found=true
+    done < <(find "$1" -type f -size +1G)
+    $found
+}
 # The vLLM engine's own environment (tests/runtime/test_vllm_*.py): the tests only, never the demo.
 with_vllm=false
 [[ "$purpose" == demo ]] || with_vllm=true
@@ -199,8 +214,17 @@ if $with_vllm; then
         manifest=""
         [[ -z "$vllm_image" ]] \
             || manifest="$(grep -o '"digest": *"sha256:[0-9a-f]*"' "$vllm_image/index.json" | head -n1 | sed 's/.*sha256://; s/"//')"
-        [[ -n "$manifest" && -f "$cache/node/containerd/io.containerd.content.v1.content/blobs/sha256/$manifest" ]] \
-            || vllm_gb=$((vllm_gb + 14))
+        node_blobs="$cache/node/containerd/io.containerd.content.v1.content/blobs/sha256"
+        if [[ -n "$manifest" && -f "$node_blobs/$manifest" ]]; then
+            :  # the node has this very image
+        elif [[ -d "$cache/node/containerd" ]] \
+            && node_has_big_layers "$cache/images/layout-vllm-cpu/blobs/sha256" "$cache/node/unpacked-layers"; then
+            # A rebuild whose vLLM layer the node holds unpacked: the import writes it once
+            # more (7 GB, removed once imported) and unpacks only the small new layers.
+            vllm_gb=$((vllm_gb + 7))
+        else
+            vllm_gb=$((vllm_gb + 14))
+        fi
         if ((need_gb + vllm_gb + 3 > avail_gb)); then
             vllm_why_not="no disk for the vLLM CPU image: ~$((vllm_gb + 3)) GB more needed (build and node import), $((avail_gb - need_gb)) GB free after the rest"
             vllm_image="" vllm_gb=0

@@ -42,6 +42,13 @@ def root_dir() -> Path:
     return Path(cache) / "modeldeploy" / "node" / "containerd"
 
 
+def unpacked_marks() -> Path:
+    """One empty file per layer digest this root holds unpacked (written after an import):
+    hack/setup.sh reads them to know that a rebuilt image whose big layers are already here
+    costs only its layers' transient copy to import, not their unpacking (gigabytes)."""
+    return root_dir().parent / "unpacked-layers"
+
+
 def state_dir(node: Path) -> Path:
     return node / "ctd"
 
@@ -199,6 +206,10 @@ def import_one(node: Path, image: Path) -> None:
             f"; tar exit {tar_status}: {tar_errors.strip()[-500:]}"
         )
     discard_unpacked_layers(node, image)
+    marks = unpacked_marks()
+    marks.mkdir(parents=True, exist_ok=True)
+    for digest in layer_digests(image):
+        (marks / digest.split(":", 1)[-1]).touch()
 
 
 def layer_digests(layout: Path) -> list[str]:
