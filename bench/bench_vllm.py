@@ -18,7 +18,8 @@ One run (python bench/bench_vllm.py [--size-mb 100] [--rounds 3] [--keep DIR]):
    - whole answers: 8 clients, each 4 completions one after another (`max_tokens` 32,
      `ignore_eos`, so every answer is 32 tokens: checked); tokens/s = tokens ÷ wall seconds;
    - streamed answers: the same with `stream: true`, every chunk read;
-   - latency: one client, 40 completions of 1 token one after another; per-request seconds.
+   - latency: one client, 1-token completions one after another, the two targets taking
+     turns request by request (60 each per round); per-request seconds.
    Throughput: the median over rounds of each target's tokens/s; latency: p50 over all of a
    target's requests.
 
@@ -64,7 +65,7 @@ LATENCY = goals.Goal("p50 latency added by the runtime", "<=", 2.0, "ms")
 ENTRY = "vllm.entrypoints.launchers.api_server.entry"
 ENGINE_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
 CLIENTS, REQUESTS_EACH, TOKENS = 8, 4, 32
-LATENCY_REQUESTS = 40
+LATENCY_REQUESTS = 60
 PROMPTS = [
     "the quick brown fox", "a model is ready only when", "hello world, hello runtime",
     "kubernetes restarts a pod", "state that never lies", "every byte was checked",
@@ -231,17 +232,21 @@ async def throughput(base: str, *, stream: bool) -> float:
         return sum(made) / (time.perf_counter() - started)
 
 
-async def latencies(base: str) -> list[float]:
-    seconds = []
+async def latencies(targets: dict[str, str]) -> dict[str, list[float]]:
+    """1-token completions, the targets taking turns request by request (the first of each
+    pair alternating), so that drift in the machine's speed falls on both alike."""
+    seconds: dict[str, list[float]] = {name: [] for name in targets}
+    names = list(targets)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
         for index in range(LATENCY_REQUESTS):
-            started = time.perf_counter()
             request = body(PROMPTS[index % len(PROMPTS)], 1, stream=False)
-            async with session.post(base + "/v1/completions", json=request) as r:
-                await r.read()
-                if r.status != 200:
-                    raise RuntimeError(f"{base}: {r.status}")
-            seconds.append(time.perf_counter() - started)
+            for name in names if index % 2 == 0 else names[::-1]:
+                started = time.perf_counter()
+                async with session.post(targets[name] + "/v1/completions", json=request) as r:
+                    await r.read()
+                    if r.status != 200:
+                        raise RuntimeError(f"{targets[name]}: {r.status}")
+                seconds[name].append(time.perf_counter() - started)
     return seconds
 
 
@@ -256,7 +261,9 @@ def load(targets: dict[str, str], rounds: int) -> dict[str, dict[str, Any]]:
             base = targets[name]
             results[name]["whole"].append(asyncio.run(throughput(base, stream=False)))
             results[name]["streamed"].append(asyncio.run(throughput(base, stream=True)))
-            results[name]["latency"].extend(asyncio.run(latencies(base)))
+        for name, seconds in asyncio.run(latencies(targets)).items():
+            results[name]["latency"].extend(seconds)
+        for name in names:
             print(
                 f"round {round_number + 1} {name:>7}: whole {results[name]['whole'][-1]:.1f} "
                 f"tok/s, streamed {results[name]['streamed'][-1]:.1f} tok/s, latency p50 "

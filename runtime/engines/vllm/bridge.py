@@ -124,32 +124,38 @@ class Bridge:
             if name.lower() not in DROPPED_REQUEST_HEADERS
         }
         client = self._client(handle)
+        target = f"http://engine{request.path_qs}"
+
+        async def answer() -> tuple[aiohttp.ClientResponse, bytes | None]:
+            """The engine's answer: whole (one wait for both), or its headers for a stream."""
+            upstream = await client.request(request.method, target, data=body, headers=headers)
+            if upstream.content_type == "text/event-stream":
+                return upstream, None
+            try:
+                data = await upstream.read()
+            except BaseException:
+                upstream.close()  # unfinished: closing tells the engine nobody waits
+                raise
+            upstream.release()  # finished: the connection serves the next request
+            return upstream, data
+
         try:
-            upstream = await self._watched(
-                ticket,
-                client.request(
-                    request.method, f"http://engine{request.path_qs}", data=body, headers=headers
-                ),
-            )
+            upstream, data = await self._watched(ticket, answer())
         except aiohttp.ClientError as exc:
             raise ServingError(self._fault(exc)) from exc
+        if data is not None:
+            return web.Response(body=data, status=upstream.status, headers=_passed(upstream))
         finished = False
         try:
-            if upstream.content_type == "text/event-stream":
-                response, finished = await self._stream(request, ticket, upstream)
-                return response
-            data = await self._watched(ticket, upstream.read())
-            finished = True
+            response, finished = await self._stream(request, ticket, upstream)
+            return response
         except aiohttp.ClientError as exc:
             raise ServingError(self._fault(exc)) from exc
         finally:
-            # A finished answer leaves the connection for the next request; an unfinished
-            # one closes it, which is how the engine learns that nobody waits any more.
             if finished:
                 upstream.release()
             else:
                 upstream.close()
-        return web.Response(body=data, status=upstream.status, headers=_passed(upstream))
 
     async def _stream(
         self, request: web.Request, ticket: Ticket, upstream: aiohttp.ClientResponse
