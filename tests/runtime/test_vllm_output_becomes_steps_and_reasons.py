@@ -129,3 +129,17 @@ def test_the_root_cause_survives_a_long_traceback() -> None:
     assert "Insufficient space in /dev/shm" in verdict.message
     assert verdict.message.index("/dev/shm") < verdict.message.index("initialization failed")
     assert 'File "x.py"' not in verdict.message
+
+
+def test_the_line_naming_the_architecture_is_shown_not_the_exception_around_it() -> None:
+    """vLLM 0.32 reports an unknown architecture inside a pydantic ValidationError: the
+    exception line says nothing, the `Value error, ...` line under it names the model."""
+    lines = [
+        "(APIServer pid=5) ERROR 12-06 22:58:01 [x.py:1] pydantic_core._pydantic_core."
+        "ValidationError: 1 validation error for ModelConfig",
+        "  Value error, Model architectures ['NoSuchModelForCausalLM'] are not supported for "
+        "now. Supported architectures: dict_keys(['LlamaForCausalLM'])",
+    ]
+    verdict = events.judge_exit(1, lines, [lines[0]])
+    assert verdict.reason == "UnsupportedArchitecture"
+    assert "NoSuchModelForCausalLM" in verdict.message

@@ -128,14 +128,15 @@ def judge_exit(code: int | None, lines: Iterable[str], causes: Iterable[str] = (
     else:
         reason = Reason.ENGINE_EXITED
         telling = [line for line in tail if _ERROR_LINE.search(line)]
-    if reason is not Reason.INVALID_ENGINE_ARGS:
+    pattern = {
+        Reason.ENGINE_OUT_OF_MEMORY: _OUT_OF_MEMORY,
+        Reason.UNSUPPORTED_ARCHITECTURE: _UNSUPPORTED,
+    }.get(reason)
+    if pattern is not None:  # the lines that said it, wherever they were (in order)
+        telling = _dedupe([line for line in [*first, *tail] if pattern.search(line)])
+        telling = telling[:MESSAGE_LINES]
+    elif reason is Reason.ENGINE_EXITED:
         named = [line for line in [*first, *tail] if is_cause(line)]
-        pattern = {
-            Reason.ENGINE_OUT_OF_MEMORY: _OUT_OF_MEMORY,
-            Reason.UNSUPPORTED_ARCHITECTURE: _UNSUPPORTED,
-        }.get(reason)
-        if pattern is not None:
-            named = [line for line in named if pattern.search(line)] or named
         if named:  # in order: the root cause first
             telling = _dedupe(named)[:MESSAGE_LINES]
     shown = _dedupe(telling)[-MESSAGE_LINES:] or tail[-MESSAGE_LINES:]
