@@ -20,7 +20,7 @@ engine) and the operator (which renders the arguments and sizes GPUs by them).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -165,11 +165,6 @@ def parse(items: Iterable[str]) -> EngineArgs:
     return EngineArgs(tuple(argv))
 
 
-def describe_allowed() -> str:
-    """One line per allowed flag, for help texts and docs."""
-    return "\n".join(f"{flag} ({_describe(kind)})" for flag, kind in ALLOWED.items())
-
-
 def _kind_of(flag: str, item: str) -> Kind:
     kind = ALLOWED.get(flag)
     if kind is not None:
@@ -213,8 +208,3 @@ def _describe(kind: Kind) -> str:
         Kind.NAME: "a plain name (letters, digits, '_', '-', '.')",
         Kind.SIZE: "a number of bytes above 0, or with a k/M/G/T suffix such as 4G",
     }[kind]
-
-
-def joined(args: Sequence[str]) -> str:
-    """The arguments as one line (for logs and messages)."""
-    return " ".join(args)

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,21 +52,23 @@ def transport(image: Path) -> str:
     return f"containers-storage:{ref}"
 
 
-def image_archive(variant: str = "none") -> Path:
-    """The OCI layout of the TORCH_VARIANT `variant` image (none: the operator image) for the
-    current inputs: built now with MODELDEPLOY_IMAGE_BUILD=1 (cuda: ~15 min cold, ~5.5 GB).
+def image_archive(variant: str = "none", *, engine: str | None = None) -> Path:
+    """The OCI layout of the TORCH_VARIANT `variant` image (none: the operator image; with
+    `engine="vllm"` the vLLM CPU image on it) for the current inputs: built now with
+    MODELDEPLOY_IMAGE_BUILD=1 (cuda: ~15 min cold, ~5.5 GB; vllm: ~8 min cold, 6.8 GB).
     """
     build = os.environ.get(BUILD_ENV) == "1"
     args = [str(BUILD_SCRIPT)] + ([] if build else ["--print"])
-    env = {**os.environ, "TORCH_VARIANT": variant}
-    done = subprocess.run(args, capture_output=True, text=True, timeout=BUILD_TIMEOUT, env=env,
-                          check=False)  # fmt: skip
+    settings = {"TORCH_VARIANT": variant, **({"ENGINE": engine} if engine else {})}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+                          env={**os.environ, **settings}, check=False)  # fmt: skip
     if done.returncode != 0:
         if build:
             pytest.fail(f"hack/image/build.sh failed:\n{done.stderr[-4000:]}")
+        how = " ".join(f"{k}={v}" for k, v in settings.items())
         pytest.skip(
-            f"TORCH_VARIANT={variant} image not built for the current sources: run"
-            f" TORCH_VARIANT={variant} hack/image/build.sh or set {BUILD_ENV}=1"
+            f"{how} image not built for the current sources: run"
+            f" {how} hack/image/build.sh or set {BUILD_ENV}=1"
         )
     return Path(done.stdout.strip())
 
@@ -74,6 +77,17 @@ def buildah(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     return subprocess.run(
         ["buildah", *args], capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def run_in(container: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return buildah("run", "--isolation=chroot", container, "--", *argv)
+
+
+def image_config(container: str) -> dict[str, Any]:
+    done = buildah("inspect", "--type=container", container)
+    assert done.returncode == 0, done.stderr
+    config: dict[str, Any] = json.loads(done.stdout)["OCIv1"]["config"]
+    return config
 
 
 def package_version() -> str:

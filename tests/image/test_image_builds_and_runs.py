@@ -11,17 +11,16 @@ See tests/image/images.py for when the image is built.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from tests.image.images import (
     buildah,
     image_archive,
+    image_config,
     package_version,
+    run_in,
     transport,
     unavailable_reason,
 )
@@ -43,17 +42,6 @@ def container() -> Iterator[str]:
         yield name
     finally:
         buildah("rm", name)
-
-
-def run_in(container: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    return buildah("run", "--isolation=chroot", container, "--", *argv)
-
-
-def image_config(container: str) -> dict[str, Any]:
-    done = buildah("inspect", "--type=container", container)
-    assert done.returncode == 0, done.stderr
-    config: dict[str, Any] = json.loads(done.stdout)["OCIv1"]["config"]
-    return config
 
 
 def test_modeldeploy_help_runs_inside_the_image(container: str) -> None:

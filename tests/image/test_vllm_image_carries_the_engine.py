@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,12 @@ from typing import Any
 import pytest
 
 from tests.image.images import (
-    BUILD_ENV,
-    BUILD_SCRIPT,
     BUILD_TIMEOUT,
     buildah,
+    image_archive,
+    image_config,
     package_version,
+    run_in,
     transport,
     unavailable_reason,
 )
@@ -46,19 +46,7 @@ def vllm_layout() -> Path:
     if why_not:
         print(f"the vLLM CPU image was not built: {why_not}")
         pytest.skip(skips.NO_DISK_FOR_VLLM_IMAGE)
-    build = os.environ.get(BUILD_ENV) == "1"
-    argv = [str(BUILD_SCRIPT)] + ([] if build else ["--print"])
-    env = {**os.environ, "ENGINE": "vllm", "TORCH_VARIANT": "none"}
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=BUILD_TIMEOUT, env=env,
-                          check=False)  # fmt: skip
-    if done.returncode != 0:
-        if build:
-            pytest.fail(f"hack/image/build.sh failed:\n{done.stderr[-4000:]}")
-        skips.cannot_run(
-            "the vLLM CPU image is not built for the current sources: run "
-            f"ENGINE=vllm TORCH_VARIANT=none hack/image/build.sh or set {BUILD_ENV}=1"
-        )
-    return Path(done.stdout.strip())
+    return image_archive("none", engine="vllm")
 
 
 @pytest.fixture(scope="module")
@@ -78,17 +66,6 @@ def container(layout: Path) -> Iterator[str]:
         yield name
     finally:
         buildah("rm", name)
-
-
-def run_in(container: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    return buildah("run", "--isolation=chroot", container, "--", *argv)
-
-
-def image_config(container: str) -> dict[str, Any]:
-    done = buildah("inspect", "--type=container", container)
-    assert done.returncode == 0, done.stderr
-    config: dict[str, Any] = json.loads(done.stdout)["OCIv1"]["config"]
-    return config
 
 
 def manifest_of(layout: Path) -> tuple[str, dict[str, Any]]:

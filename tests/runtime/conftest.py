@@ -26,6 +26,16 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_vllm_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Llama with heads of 32 dimensions (vLLM's CPU attention has no kernel for the
+    default 16), with a manifest. Do not modify."""
+    directory = tmp_path_factory.mktemp("models") / "tiny-vllm"
+    tinymodels.build_causal_lm(directory, num_attention_heads=2)
+    tinymodels.write_manifest_for(directory, repo="tests/tiny-vllm")
+    return directory
+
+
+@pytest.fixture(scope="session")
 def loading_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ~40 MB model in 3 shards: Loading lasts long enough to be watched."""
     directory = tinymodels.build_causal_lm(

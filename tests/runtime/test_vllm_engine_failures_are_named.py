@@ -20,11 +20,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("models") / "tiny-vllm"
-    tinymodels.build_causal_lm(directory, num_attention_heads=2)
-    tinymodels.write_manifest_for(directory, repo="tests/tiny-vllm")
-    return directory
+def model(tiny_vllm_lm: Path) -> Path:
+    return tiny_vllm_lm
 
 
 def failed(serve: servers.Serve, timeout: float = vllm_engine.START_SECONDS) -> dict[str, str]:

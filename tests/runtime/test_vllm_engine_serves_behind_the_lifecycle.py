@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from tests.runtime import servers, vllm_engine
-from tests.support import tinymodels
 
 pytestmark = pytest.mark.slow
 
@@ -47,11 +46,8 @@ class Watch:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("models") / "tiny-vllm"
-    tinymodels.build_causal_lm(directory, num_attention_heads=2)
-    tinymodels.write_manifest_for(directory, repo="tests/tiny-vllm")
-    return directory
+def model(tiny_vllm_lm: Path) -> Path:
+    return tiny_vllm_lm
 
 
 @pytest.fixture(scope="module")

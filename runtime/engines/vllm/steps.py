@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 import shutil
 import tempfile
 import threading
@@ -165,7 +166,7 @@ def load(ctx: RuntimeContext) -> None:
             if ctx.machine.state is State.LOADING:
                 ctx.machine.raise_progress(event.step.fraction, step=f"vLLM: {event.step.label}")
 
-    log.info("starting the vLLM engine: %s", engine_args.joined(argv))
+    log.info("starting the vLLM engine: %s", shlex.join(argv))
     process = EngineProcess(argv, env=engine_env(), on_line=on_line)
     handle = EngineHandle(process, socket, args, max_num_seqs, seen)
     ctx.vllm = handle
