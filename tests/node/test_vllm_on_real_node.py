@@ -144,8 +144,9 @@ def test_runtime_pod_runs_the_vllm_cpu_image_and_is_ready_only_after_warm_up(
 
 
 def test_chat_completion_is_served_by_vllm_through_the_service(deployed: Deployed) -> None:
-    ip = modelflow.service_ip(deployed.watcher.api, NAMESPACE, NAME)
-    answer = chat(f"http://{ip}:{modelflow.RUNTIME_PORT}", "Hello, who are you?")
+    # kube-proxy programs the Service a moment after the pod turned Ready: wait for the route.
+    base_url = modelflow.routed(deployed.watcher.api, NAMESPACE, NAME)
+    answer = chat(base_url, "Hello, who are you?")
     assert answer["model"] == NAME
     message = answer["choices"][0]["message"]
     assert message["role"] == "assistant" and message["content"]
