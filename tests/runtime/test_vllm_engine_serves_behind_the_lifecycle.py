@@ -10,6 +10,7 @@ engine's whole process group is gone and the runtime exits 0.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.request
@@ -173,6 +174,38 @@ def test_metrics_hold_the_engines_families_and_none_twice(server: servers.Serve)
     assert "modeldeploy_requests_total" in declared
     assert "process_cpu_seconds_total" in declared  # the runtime's own, once
     assert 'path="/v1/completions"' in text
+
+
+def engine_figure(server: servers.Serve, family: str) -> float:
+    """The sum of a family's samples in the engine's metrics, read through /metrics."""
+    text = server.get("/metrics").body.decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(family))
+
+
+def test_a_client_that_hangs_up_mid_stream_stops_its_generation(server: servers.Serve) -> None:
+    """240 tokens asked (no early end): the client leaves after the first chunk, and the
+    engine stops the request then, well short of 240 tokens."""
+    before = engine_figure(server, "vllm:generation_tokens_total")
+    body = {"model": "tiny", "prompt": "hello", "max_tokens": 240, "stream": True,
+            "ignore_eos": True}  # fmt: skip
+    payload = json.dumps(body).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
+        connection.sendall(
+            b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+        )  # fmt: skip
+        received = b""
+        while b"data: " not in received:  # the head, then the first chunk: hang up
+            more = connection.recv(65536)
+            assert more, received
+            received += more
+    deadline = time.monotonic() + 60
+    while engine_figure(server, "vllm:num_requests_running") > 0:
+        assert time.monotonic() < deadline, "the engine kept running the abandoned request"
+        time.sleep(0.1)
+    generated = engine_figure(server, "vllm:generation_tokens_total") - before
+    assert 1 <= generated < 240, generated
+    assert server.get("/status").json()["serving"]["running"] == 0
 
 
 def test_sigterm_finishes_the_stream_in_flight_then_stops_the_engine(

@@ -5,6 +5,7 @@
     local     plain HTTP to it over its Unix socket, for the loader thread (health, warm-up)
     steps     the Loading and WarmingUp steps the pipeline runs for this engine
     bridge    its OpenAI API and metrics on the runtime's port (aiohttp, on the event loop)
+    upstream  the bridge's HTTP/1.1 client on the engine's socket (kept-alive connections)
 
 vLLM never downloads anything: it gets the verified directory, offline, and only the flags the
 allow-list passes (`modeldeploy.engine_args`). It listens on a Unix socket in a private

@@ -18,19 +18,17 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-import aiohttp
 from aiohttp import web
 
 from modeldeploy.runtime import waiting
 from modeldeploy.runtime.admission import CLIENT_CLOSED, HANG_UP_CHECK_SECONDS, Admission, Ticket
 from modeldeploy.runtime.apierrors import ServingError, error
 from modeldeploy.runtime.context import RuntimeContext
-from modeldeploy.runtime.engines.vllm.steps import DEFAULT_MAX_NUM_SEQS, EngineHandle, checked_args
-from modeldeploy.runtime.errors import LoadError
+from modeldeploy.runtime.engines.vllm.steps import EngineHandle
+from modeldeploy.runtime.engines.vllm.upstream import Answer, EngineClient
 from modeldeploy.runtime.state import State
 
 log = logging.getLogger("modeldeploy.runtime")
@@ -68,12 +66,9 @@ NAMED_PATHS = (
 class Bridge:
     def __init__(self, ctx: RuntimeContext) -> None:
         self.ctx = ctx
-        try:
-            _args, running = checked_args(ctx.config)
-        except LoadError:  # the pipeline reports it (InvalidEngineArgs); nothing is served
-            running = DEFAULT_MAX_NUM_SEQS
-        self.admission = Admission(ctx, self._fault, running=running)
-        self._session: aiohttp.ClientSession | None = None
+        # Made with the engine's handle, which knows --max-num-seqs (checked while Loading).
+        self._admission: Admission | None = None
+        self._client: EngineClient | None = None
 
     def attach(self, app: web.Application) -> None:
         for path in NAMED_PATHS:  # their own route each: the request metrics name them
@@ -82,17 +77,14 @@ class Bridge:
         app.on_cleanup.append(self._close)
 
     async def _close(self, _app: web.Application) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            self._client.close()
 
-    def _client(self, handle: EngineHandle) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.UnixConnector(path=str(handle.socket), limit=0),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0),
-                auto_decompress=False,
-            )
-        return self._session
+    def _engine(self, handle: EngineHandle) -> tuple[Admission, EngineClient]:
+        if self._admission is None or self._client is None:
+            self._admission = Admission(self.ctx, self._fault, running=handle.max_num_seqs)
+            self._client = EngineClient(handle.socket)
+        return self._admission, self._client
 
     def _fault(self, exc: BaseException) -> web.Response:
         return error(503, f"the vLLM engine did not answer: {exc}", "engine_unavailable")
@@ -101,126 +93,146 @@ class Bridge:
         handle = self.ctx.vllm if self.ctx.machine.state is State.READY else None
         if handle is None:
             return waiting.not_ready(self.ctx)
+        admission, client = self._engine(handle)
         try:
-            ticket = self.admission.enter(request)
+            ticket = admission.enter(request)
         except ServingError as exc:
             return exc.response
         self.ctx.request_started()
         try:
-            return await self._relay(request, ticket, handle)
+            return await self._relay(request, ticket, admission, client)
         except ServingError as exc:
             return exc.response
         finally:
-            self.admission.leave(ticket)
+            admission.leave(ticket)
             self.ctx.request_finished()
 
     async def _relay(
-        self, request: web.Request, ticket: Ticket, handle: EngineHandle
+        self, request: web.Request, ticket: Ticket, admission: Admission, client: EngineClient
     ) -> web.StreamResponse:
         body = await request.read()
-        headers = {
-            name: value
+        headers = [
+            (name, value)
             for name, value in request.headers.items()
             if name.lower() not in DROPPED_REQUEST_HEADERS
-        }
-        client = self._client(handle)
-        target = f"http://engine{request.path_qs}"
+        ]
 
-        async def answer() -> tuple[aiohttp.ClientResponse, bytes | None]:
-            """The engine's answer: whole (one wait for both), or its headers for a stream."""
-            upstream = await client.request(request.method, target, data=body, headers=headers)
+        async def answer() -> tuple[Answer, bytes | None]:
+            """The engine's answer: whole, or its head for a stream."""
+            upstream = await client.request(request.method, request.path_qs, headers, body)
             if upstream.content_type == "text/event-stream":
                 return upstream, None
             try:
-                data = await upstream.read()
+                return upstream, await upstream.read()
             except BaseException:
                 upstream.close()  # unfinished: closing tells the engine nobody waits
                 raise
-            upstream.release()  # finished: the connection serves the next request
-            return upstream, data
 
         try:
-            upstream, data = await self._watched(ticket, answer())
-        except aiohttp.ClientError as exc:
+            upstream, data = await self._watched(ticket, admission, answer())
+        except OSError as exc:
             raise ServingError(self._fault(exc)) from exc
         if data is not None:
             return web.Response(body=data, status=upstream.status, headers=_passed(upstream))
-        finished = False
         try:
-            response, finished = await self._stream(request, ticket, upstream)
-            return response
-        except aiohttp.ClientError as exc:
-            raise ServingError(self._fault(exc)) from exc
+            return await self._stream(request, ticket, admission, upstream)
         finally:
-            if finished:
-                upstream.release()
-            else:
-                upstream.close()
+            upstream.close()  # a no-op once the stream was read to its end
 
     async def _stream(
-        self, request: web.Request, ticket: Ticket, upstream: aiohttp.ClientResponse
-    ) -> tuple[web.StreamResponse, bool]:
-        """The client's stream, and whether the engine's stream was read to its end."""
+        self, request: web.Request, ticket: Ticket, admission: Admission, upstream: Answer
+    ) -> web.StreamResponse:
+        """The client's stream, relayed chunk by chunk as the engine writes it."""
         response = web.StreamResponse(status=upstream.status, headers=_passed(upstream))
         await response.prepare(request)
-        left = None if ticket.deadline is None else ticket.deadline - time.monotonic()
-        try:
-            async with asyncio.timeout(left):
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
+        try:  # the deadline is on time.monotonic(), the event loop's clock
+            async with (
+                asyncio.timeout_at(ticket.deadline),
+                contextlib.aclosing(upstream.chunks()) as chunks,
+            ):
+                async for chunk in chunks:  # the engine's failures propagate as OSError
+                    try:
+                        await response.write(chunk)
+                    except ConnectionError:  # the client left: closing upstream aborts
+                        return response
         except TimeoutError:
-            event = {"error": _body(self.admission.timed_out())}
-            with contextlib.suppress(ConnectionError):
-                await response.write(f"data: {json.dumps(event)}\n\n".encode())
-            return response, False
-        except ConnectionError:  # the client left: closing upstream aborts the engine's request
-            return response, False
+            return await _last_event(response, admission.timed_out())
+        except OSError as exc:
+            return await _last_event(response, self._fault(exc))
         with contextlib.suppress(ConnectionError):
             await response.write_eof()
-        return response, True
+        return response
 
-    async def _watched(self, ticket: Ticket, work: Awaitable[T]) -> T:
+    async def _watched(
+        self, ticket: Ticket, admission: Admission, work: Coroutine[Any, Any, T]
+    ) -> T:
         """`work`'s result; ServingError when the deadline passes or the client hangs up
-        first (the engine request is then closed, which vLLM takes as an abort)."""
-        task = asyncio.ensure_future(work)
-        try:
-            while True:
-                wait = HANG_UP_CHECK_SECONDS
-                if ticket.deadline is not None:
-                    wait = min(wait, ticket.deadline - time.monotonic())
-                    if wait <= 0:
-                        raise ServingError(self.admission.timed_out())
-                done, _ = await asyncio.wait({task}, timeout=wait)
-                if done:
-                    return task.result()
-                if ticket.hung_up():
-                    raise ServingError(
-                        error(CLIENT_CLOSED, "the client closed the connection", "client_closed")
-                    )
-        finally:
-            if not task.done():
+        first (`work` is cancelled: its engine request closed, which vLLM takes as an abort).
+        `work` runs in this task; a timer looks at the client's connection meanwhile."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        gone = False
+        timer: asyncio.TimerHandle | None = None
+
+        def look() -> None:
+            nonlocal gone, timer
+            if ticket.hung_up():
+                gone = True
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
-                    await task
+            else:
+                timer = loop.call_later(HANG_UP_CHECK_SECONDS, look)
+
+        look()
+        try:  # the deadline is on time.monotonic(), the event loop's clock
+            async with asyncio.timeout_at(ticket.deadline):
+                return await work
+        except TimeoutError:
+            raise ServingError(admission.timed_out()) from None
+        except asyncio.CancelledError:
+            if gone and task.uncancel() == 0:
+                raise ServingError(
+                    error(CLIENT_CLOSED, "the client closed the connection", "client_closed")
+                ) from None
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def engine_metrics(self) -> bytes:
         """The engine's own /metrics text (empty when it cannot be read now)."""
         handle = self.ctx.vllm
         if handle is None or handle.process.returncode is not None:
             return b""
+        _admission, client = self._engine(handle)
+        answer: Answer | None = None
         try:
             async with asyncio.timeout(METRICS_TIMEOUT_SECONDS):
-                async with self._client(handle).get("http://engine/metrics") as answer:
-                    return await answer.read() if answer.status == 200 else b""
-        except (TimeoutError, aiohttp.ClientError) as exc:
+                answer = await client.request("GET", "/metrics")
+                data = await answer.read()
+                return data if answer.status == 200 else b""
+        except (TimeoutError, OSError) as exc:
             log.debug("the engine's metrics could not be read: %s", exc)
             return b""
+        finally:
+            if answer is not None:
+                answer.close()
 
 
-def _passed(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+def _passed(upstream: Answer) -> dict[str, str]:
     return {
-        name: upstream.headers[name] for name in PASSED_RESPONSE_HEADERS if name in upstream.headers
+        name: upstream.headers[key]
+        for name in PASSED_RESPONSE_HEADERS
+        if (key := name.lower()) in upstream.headers
     }
+
+
+async def _last_event(stream: web.StreamResponse, failure: web.Response) -> web.StreamResponse:
+    """End a started stream with `failure`'s error as its last event (its status line went)."""
+    event = {"error": _body(failure)}
+    with contextlib.suppress(ConnectionError):
+        await stream.write(f"data: {json.dumps(event)}\n\n".encode())
+    return stream
 
 
 def _body(response: web.Response) -> Any:
