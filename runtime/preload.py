@@ -11,14 +11,19 @@ once, through verification, weight loading and warm-up, which is the part that s
 the model (minutes for large ones). Reading the model's `config.json` also imports its
 architecture's module now; any problem there is left for the pipeline to report properly.
 
-`OMP_WAIT_POLICY=PASSIVE` (unless set) makes torch's CPU worker threads sleep instead of
-spinning between operations, so the event loop gets a core during warm-up and inference.
+OpenMP's wait policy is left to OpenMP (its default: a worker spins briefly after a parallel
+region, then sleeps). This module used to set `OMP_WAIT_POLICY=PASSIVE` so that torch's
+workers slept at once and left the event loop a core; measured with torch 2.15 on the 2-core
+machine (bench/bench_serving.py, 1 GB float32 Llama) that halved serving speed — one client
+6.5-7.0 → 12.3 tokens/s, eight clients 30-34 → 47.5 tokens/s (each of a step's ~300 parallel
+regions has to wake a sleeping worker first: the likely cost) — while probes kept their speed
+without it (p99 9.3 ms under 32 streaming clients, goal < 10 ms). Set the variable in
+the pod's environment to choose otherwise.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -28,7 +33,6 @@ log = logging.getLogger("modeldeploy.runtime")
 def libraries(model_dir: Path) -> float:
     """Import the inference stack (and the model's architecture module); return seconds."""
     started = time.perf_counter()
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch  # noqa: F401
     import transformers  # noqa: F401
     from transformers import modeling_utils  # noqa: F401
