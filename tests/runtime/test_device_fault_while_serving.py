@@ -64,9 +64,13 @@ async def fault_mid_batch(ctx: RuntimeContext, streams: int) -> dict[str, Any]:
         replies = await asyncio.gather(
             *(client.post("/v1/completions", json=body) for _ in range(streams))
         )
-        for reply in replies:  # every stream has its first token: all are in the batch
+        for reply in replies:  # every stream has its first token
             assert reply.status == 200
             assert (await reply.content.readline()).startswith(b"data: ")
+        for _ in range(2000):  # a prefill group joins the batch just after its first tokens
+            if ctx.scheduler.running >= streams:
+                break
+            await asyncio.sleep(0.005)
         batched = ctx.scheduler.running
         model.forward = CudaFaultDouble("CUDA error: unspecified launch failure")
         endings = [(await reply.text()).strip().splitlines()[-1] for reply in replies]
