@@ -98,11 +98,39 @@ class Engine:
                 return
             inputs = torch.tensor([[token]], dtype=torch.long, device=self.loaded.device)
 
+    @property
+    def input_limit(self) -> int | None:
+        """The most tokens an embedding input keeps (longer ones are truncated): the
+        tokenizer's `model_max_length`, or the model's positions when it has fewer (a
+        tokenizer saved without a limit would otherwise run past them and fail the pass)."""
+        limits = [
+            value
+            for value in (
+                getattr(self.loaded.tokenizer, "model_max_length", None),
+                getattr(self.loaded.model.config, "max_position_embeddings", None),
+            )
+            if isinstance(value, int) and 0 < value < 1_000_000_000
+        ]
+        return min(limits) if limits else None
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Each text's token count as `embed_counted` will see it (truncated alike)."""
+        ids: list[list[int]] = self.loaded.tokenizer(
+            texts, truncation=True, max_length=self.input_limit
+        )["input_ids"]
+        return [len(one) for one in ids]
+
     def embed_counted(self, texts: list[str]) -> tuple[list[list[float]], list[int]]:
         """One padded forward pass: a vector per text and each text's token count."""
         tokenizer, spec = self.loaded.tokenizer, self.loaded.pooling
         assert spec is not None, "embed_counted() on a model loaded without a pooling spec"
-        batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        batch = tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.input_limit,
+            return_tensors="pt",
+        )
         batch = {k: v.to(self.loaded.device) for k, v in batch.items()}
         with torch.inference_mode():
             hidden = self.loaded.model(**batch).last_hidden_state
