@@ -25,9 +25,15 @@ def linears(model: torch.nn.Module) -> list[str]:
     return [name for name, m in model.named_modules() if type(m) is torch.nn.Linear]
 
 
+def packed_layers(model: torch.nn.Module) -> dict[str, packing.PackedLinear]:
+    return {n: m for n, m in model.named_modules() if isinstance(m, packing.PackedLinear)}
+
+
 def test_every_linear_layer_is_packed_and_answers_the_same(tiny_lm: Path) -> None:
     loaded, reference = load_on_cpu(tiny_lm), plain(tiny_lm)
-    packed = [n for n, m in loaded.model.named_modules() if isinstance(m, packing.PackedLinear)]
+    layers = packed_layers(loaded.model)
+    packed = list(layers)
+    assert all(layer.blocked for layer in layers.values())  # this torch has the fast ops
     assert linears(loaded.model) == []
     assert packed == linears(reference) and packed  # all of them, the output head included
     ids = torch.tensor([[1, 17, 42, 99, 5, 250, 3]])
@@ -35,6 +41,19 @@ def test_every_linear_layer_is_packed_and_answers_the_same(tiny_lm: Path) -> Non
         got, want = loaded.model(input_ids=ids).logits, reference(input_ids=ids).logits
     assert torch.allclose(got, want, atol=1e-5)
     assert torch.equal(got.argmax(dim=-1), want.argmax(dim=-1))
+
+
+def test_without_the_blocked_ops_the_plain_onednn_path_answers_the_same(
+    tiny_lm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packing, "_has_blocked_ops", lambda: False)
+    loaded, reference = load_on_cpu(tiny_lm), plain(tiny_lm)
+    layers = packed_layers(loaded.model)
+    assert layers and not any(layer.blocked for layer in layers.values())
+    ids = torch.tensor([[1, 17, 42, 99, 5, 250, 3]])
+    with torch.inference_mode():
+        got, want = loaded.model(input_ids=ids).logits, reference(input_ids=ids).logits
+    assert torch.allclose(got, want, atol=1e-5)
 
 
 def test_a_weight_tied_to_the_embeddings_is_not_packed(tiny_lm: Path, tmp_path: Path) -> None:
