@@ -150,10 +150,12 @@ def finish(cluster: lifecycle.Cluster, watcher: modelflow.Watcher, snap: modelfl
     status = (snap.model or {}).get("status", {})
     say(f"status: phase {status.get('phase')}, ready {status.get('ready')}, revision "
         f"{status.get('shortRevision')}, timings {json.dumps(status.get('timings'))}")  # fmt: skip
-    ip = modelflow.service_ip(watcher.api, NAMESPACE, NAME)
+    # kube-proxy programs the Service's route a moment after the pod is Ready (the operator
+    # cannot see it): until then the ClusterIP refuses connections
+    base_url = modelflow.routed(watcher.api, NAMESPACE, NAME)
     prompt = "The model says"
-    say(f"$ curl http://{ip}:{modelflow.RUNTIME_PORT}/v1/completions (the Service's ClusterIP)")
-    answer = modelflow.complete(f"http://{ip}:{modelflow.RUNTIME_PORT}", prompt, max_tokens=12)
+    say(f"$ curl {base_url}/v1/completions (the Service's ClusterIP)")
+    answer = modelflow.complete(base_url, prompt, max_tokens=12)
     say(f"completion for {prompt!r}: {answer['choices'][0]['text']!r} (random weights: gibberish)")
     say(f"the cluster keeps running: export KUBECONFIG={cluster.kubeconfig}; "
         f"kubectl get modeldeployments -n {NAMESPACE}")  # fmt: skip
