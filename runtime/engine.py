@@ -55,6 +55,7 @@ class Engine:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self.cache_keyword = cache_keyword(loaded.model)
+        self.input_limit = input_limit(loaded)
 
     @property
     def task(self) -> str:
@@ -98,40 +99,27 @@ class Engine:
                 return
             inputs = torch.tensor([[token]], dtype=torch.long, device=self.loaded.device)
 
-    @property
-    def input_limit(self) -> int | None:
-        """The most tokens an embedding input keeps (longer ones are truncated): the
-        tokenizer's `model_max_length`, or the model's positions when it has fewer (a
-        tokenizer saved without a limit would otherwise run past them and fail the pass)."""
-        limits = [
-            value
-            for value in (
-                getattr(self.loaded.tokenizer, "model_max_length", None),
-                getattr(self.loaded.model.config, "max_position_embeddings", None),
-            )
-            if isinstance(value, int) and 0 < value < 1_000_000_000
-        ]
-        return min(limits) if limits else None
+    def encode_texts(self, texts: list[str]) -> list[dict[str, list[int]]]:
+        """Each text's tokenizer features (`input_ids` and the rest), truncated at
+        `input_limit`, unpadded: `embed_counted` pads a pass's rows together."""
+        features = self.loaded.tokenizer(texts, truncation=True, max_length=self.input_limit)
+        return [{key: features[key][i] for key in features} for i in range(len(texts))]
 
     def token_counts(self, texts: list[str]) -> list[int]:
         """Each text's token count as `embed_counted` will see it (truncated alike)."""
-        ids: list[list[int]] = self.loaded.tokenizer(
-            texts, truncation=True, max_length=self.input_limit
-        )["input_ids"]
-        return [len(one) for one in ids]
+        return [len(row["input_ids"]) for row in self.encode_texts(texts)]
 
-    def embed_counted(self, texts: list[str]) -> tuple[list[list[float]], list[int]]:
-        """One padded forward pass: a vector per text and each text's token count."""
+    def embed_counted(
+        self, texts: list[str], encoded: list[dict[str, list[int]]] | None = None
+    ) -> tuple[list[list[float]], list[int]]:
+        """One padded forward pass: a vector per text and each text's token count.
+        `encoded`: the texts' `encode_texts` rows, when the caller has them already."""
         tokenizer, spec = self.loaded.tokenizer, self.loaded.pooling
         assert spec is not None, "embed_counted() on a model loaded without a pooling spec"
-        batch = tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self.input_limit,
-            return_tensors="pt",
-        )
-        batch = {k: v.to(self.loaded.device) for k, v in batch.items()}
+        rows = encoded if encoded is not None else self.encode_texts(texts)
+        batch = {
+            k: v.to(self.loaded.device) for k, v in tokenizer.pad(rows, return_tensors="pt").items()
+        }
         with torch.inference_mode():
             hidden = self.loaded.model(**batch).last_hidden_state
             vectors = pooling.pool(hidden, batch["attention_mask"], spec)
@@ -139,6 +127,21 @@ class Engine:
                 raise NonFiniteOutputError("the model produced non-finite embeddings")
         counts: list[int] = batch["attention_mask"].sum(dim=1).tolist()
         return vectors.cpu().tolist(), counts
+
+
+def input_limit(loaded: LoadedModel) -> int | None:
+    """The most tokens an embedding input keeps (longer ones are truncated): the tokenizer's
+    `model_max_length`, or the model's positions when it has fewer (a tokenizer saved without
+    a limit would otherwise run past them and fail the pass)."""
+    limits = [
+        value
+        for value in (
+            getattr(loaded.tokenizer, "model_max_length", None),
+            getattr(loaded.model.config, "max_position_embeddings", None),
+        )
+        if isinstance(value, int) and 0 < value < 1_000_000_000
+    ]
+    return min(limits) if limits else None
 
 
 def cache_keyword(model: Any) -> str:

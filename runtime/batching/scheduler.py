@@ -325,11 +325,14 @@ class Scheduler:
         vectors: list[list[float]] = [[] for _ in texts]
         counts = [0] * len(texts)
         try:
-            lengths = self.engine.token_counts(texts)
+            encoded = self.engine.encode_texts(texts)  # tokenized once, for the plan and passes
+            lengths = [len(row["input_ids"]) for row in encoded]
             for indices in embedding_passes.plan(
                 lengths, max_texts=EMBED_PASS_TEXTS, max_waste=EMBED_PASS_WASTE
             ):
-                more, counted = self.engine.embed_counted([texts[i] for i in indices])
+                more, counted = self.engine.embed_counted(
+                    [texts[i] for i in indices], [encoded[i] for i in indices]
+                )
                 for i, vector, count in zip(indices, more, counted, strict=True):
                     vectors[i], counts[i] = vector, count
         except Exception as exc:

@@ -31,9 +31,11 @@ class CountingEngine:
         self.real = engine.embed_counted
         self.passes: list[list[str]] = []
 
-    def __call__(self, texts: list[str]) -> tuple[list[list[float]], list[int]]:
+    def __call__(
+        self, texts: list[str], encoded: list[dict[str, list[int]]] | None = None
+    ) -> tuple[list[list[float]], list[int]]:
         self.passes.append(list(texts))
-        return self.real(texts)
+        return self.real(texts, encoded)
 
 
 def embed(scheduler: Scheduler, inputs: list[tuple[str, ...]]) -> list[list[list[float]]]:
